@@ -1,0 +1,47 @@
+/**
+ * Typed errors with a stable `code` and a message a user may read: what, where, what to do.
+ * Callers map them to HTTP statuses, exit codes and GitHub replies in one place each.
+ */
+export class DstackError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad configuration: start-up stops with this message. */
+export class ConfigError extends DstackError {
+  constructor(message: string) {
+    super("config", message);
+  }
+}
+
+/** Something the user asked for does not exist (run, artifact, workflow, tag). */
+export class NotFoundError extends DstackError {
+  constructor(message: string) {
+    super("not_found", message);
+  }
+}
+
+/** Input that cannot be accepted as given (a request body, a command, a workflow). */
+export class InvalidInputError extends DstackError {
+  constructor(message: string, code = "invalid_input") {
+    super(code, message);
+  }
+}
+
+/** Missing or bad credentials, or not allowed. */
+export class UnauthorizedError extends DstackError {
+  constructor(message: string) {
+    super("unauthorized", message);
+  }
+}
+
+/** An artifact key that does not exist in the store. */
+export class ArtifactNotFoundError extends NotFoundError {
+  constructor(key: string) {
+    super(`artifact ${JSON.stringify(key)} does not exist`);
+  }
+}
