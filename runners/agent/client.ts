@@ -1,0 +1,77 @@
+import type { Readable } from "node:stream";
+import type { AgentConfig } from "./config.js";
+
+/** Thrown for answers that retrying cannot fix (4xx): the run is gone, the token revoked. */
+export class AgentApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: Buffer | string | Readable;
+  headers?: Record<string, string>;
+  /** Retries for network errors and 5xx, with exponential backoff (default 8, about 2 minutes). */
+  retries?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The agent's HTTP client for the service's agent API (`/api/agent/v1/runs/{id}/...`), with the
+ * run-scoped bearer token. Transient failures are retried: a service restart must not fail a run.
+ */
+export class AgentClient {
+  constructor(private readonly config: AgentConfig) {}
+
+  url(path: string): string {
+    return `${this.config.serviceUrl}/api/agent/v1/runs/${this.config.runId}${path}`;
+  }
+
+  async request(path: string, options: RequestOptions = {}): Promise<Response> {
+    const retries = options.retries ?? 8;
+    let delayMs = 250;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const isStream = options.body !== undefined && typeof options.body === "object" && !Buffer.isBuffer(options.body);
+        const res = await fetch(this.url(path), {
+          method: options.method ?? "GET",
+          headers: { authorization: `Bearer ${this.config.token}`, ...options.headers },
+          body: options.body as RequestInit["body"],
+          signal: options.signal,
+          ...(isStream ? { duplex: "half" } : {}),
+        } as RequestInit);
+        if (res.ok) return res;
+        const text = await res.text().catch(() => "");
+        if (res.status < 500 && res.status !== 429) {
+          throw new AgentApiError(res.status, `${options.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
+        }
+        if (attempt >= retries || isStream) throw new Error(`${options.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
+      } catch (err) {
+        if (err instanceof AgentApiError) throw err;
+        if (options.signal?.aborted === true) throw err;
+        const isStream = options.body !== undefined && typeof options.body === "object" && !Buffer.isBuffer(options.body);
+        if (attempt >= retries || isStream) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delayMs));
+      delayMs = Math.min(delayMs * 2, 15_000);
+    }
+  }
+
+  async json<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.request(path, options);
+    return (await res.json()) as T;
+  }
+
+  async post(path: string, body: unknown, retries?: number): Promise<Response> {
+    return this.request(path, {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+      retries,
+    });
+  }
+}

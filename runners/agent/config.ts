@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+export interface AgentConfig {
+  /** The service's base URL, e.g. `http://127.0.0.1:3000`. */
+  serviceUrl: string;
+  runId: string;
+  token: string;
+  /** Where the run's code is unpacked and the workflow runs. */
+  workDir: string;
+  /** Shared cache (python environments by requirements hash). */
+  cacheDir: string;
+}
+
+const Env = z.object({
+  DSTACK_AGENT_URL: z.string().url({ message: "DSTACK_AGENT_URL must be the service's URL" }),
+  DSTACK_AGENT_RUN_ID: z.string().regex(/^[a-z0-9-]+$/, { message: "DSTACK_AGENT_RUN_ID must be a run id" }),
+  DSTACK_AGENT_TOKEN: z.string().min(16, { message: "DSTACK_AGENT_TOKEN is missing" }),
+  DSTACK_AGENT_WORKDIR: z.string().min(1, { message: "DSTACK_AGENT_WORKDIR is missing" }),
+  DSTACK_AGENT_CACHE: z.string().min(1, { message: "DSTACK_AGENT_CACHE is missing" }),
+});
+
+/** The agent's only reader of its environment; reports every bad variable at once. */
+export function loadAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`dstack agent: invalid configuration: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    serviceUrl: e.DSTACK_AGENT_URL.replace(/\/+$/, ""),
+    runId: e.DSTACK_AGENT_RUN_ID,
+    token: e.DSTACK_AGENT_TOKEN,
+    workDir: e.DSTACK_AGENT_WORKDIR,
+    cacheDir: e.DSTACK_AGENT_CACHE,
+  });
+}
+
+/** Variables of the agent itself that must never reach the workflow's processes. */
+export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE"];

@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/**
+ * What the service hands the runner agent for one run (`GET /api/agent/v1/runs/{id}/job`).
+ * Validated on the agent side: the agent trusts nothing it did not check.
+ */
+export const JobSpec = z.object({
+  runId: z.string(),
+  repo: z.string(),
+  commit: z.string(),
+  workflow: z.object({
+    name: z.string(),
+    provider: z.string(),
+    file: z.string().optional(),
+    args: z.array(z.string()),
+    requirements: z.string().optional(),
+    version: z.string().optional(),
+    commands: z.array(z.string()),
+    setup: z.array(z.string()),
+    image: z.string().optional(),
+    url: z.string().optional(),
+    output: z.string().optional(),
+    workingDir: z.string().optional(),
+    artifacts: z.array(z.object({ path: z.string(), mount: z.boolean() })),
+  }),
+  /** Environment for the workflow: workflow env, variables and (unless a fork PR) secrets. */
+  env: z.record(z.string(), z.string()),
+  /** Values to mask in the agent's own output (the service masks too). */
+  secrets: z.array(z.string()),
+  /** Runs whose artifacts go into the working dir before the workflow starts. */
+  inputs: z.array(z.object({ runId: z.string(), workflow: z.string() })),
+  /** Leading path components to strip from the code tarball (1 for GitHub's tarballs). */
+  codeStrip: z.number().int().min(0),
+  maxRunMinutes: z.number().positive(),
+  heartbeatSeconds: z.number().positive(),
+});
+export type JobSpec = z.infer<typeof JobSpec>;
+
+export const HeartbeatReply = z.object({ stop: z.boolean(), reason: z.string().optional() });
+export type HeartbeatReply = z.infer<typeof HeartbeatReply>;
+
+export const FinishReport = z.object({
+  /** `done` when the workflow exited 0 and artifacts were uploaded. */
+  status: z.enum(["done", "failed", "stopped"]),
+  exitCode: z.number().int().optional(),
+  reason: z.string().max(2000).optional(),
+  artifacts: z.array(z.object({ path: z.string(), sizeBytes: z.number().int().min(0) })),
+});
+export type FinishReport = z.infer<typeof FinishReport>;
+
+export const InputFiles = z.object({ files: z.array(z.object({ path: z.string(), sizeBytes: z.number() })) });

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import { spawn } from "node:child_process";
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { x as untar } from "tar";
+import { SecretMasker } from "../../src/runs/secret-masker.js";
+import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
+import { AgentClient, AgentApiError } from "./client.js";
+import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
+import { HeartbeatReply, JobSpec, type FinishReport } from "./job-spec.js";
+import { LogShipper } from "./log-shipper.js";
+import { prepareProvider, type Step } from "./providers.js";
+import type { Output } from "./python-env.js";
+
+/** Grace period between SIGTERM and SIGKILL when a run is stopped. */
+const KILL_GRACE_MS = 10_000;
+
+class StopRequested extends Error {}
+
+/**
+ * The runner agent: runs ONE job on the machine it is given, the same program on every backend
+ * (a child process of the local backend, user data on EC2). It talks to the service only through
+ * the run-scoped agent API; it holds no GitHub token and no cloud credentials.
+ */
+export async function runAgent(config: AgentConfig): Promise<FinishReport> {
+  const client = new AgentClient(config);
+  const job = JobSpec.parse(await client.json("/job"));
+  const masker = new SecretMasker();
+  for (const s of job.secrets) masker.add(s);
+  const shipper = new LogShipper(client);
+  const out: Output = { write: (chunk) => shipper.write(masker.mask(typeof chunk === "string" ? Buffer.from(chunk) : chunk)) };
+
+  const stop = new AbortController();
+  const heartbeat = startHeartbeat(client, job.heartbeatSeconds * 1000, stop);
+  const deadline = setTimeout(() => stop.abort(new StopRequested(`the run exceeded ${job.maxRunMinutes} minutes`)), job.maxRunMinutes * 60_000);
+  deadline.unref();
+
+  let report: FinishReport;
+  try {
+    await client.post("/status", { status: "running" });
+    const repoDir = path.join(config.workDir, "repo");
+    await fetchCode(client, repoDir, job.codeStrip);
+    const cwd = path.resolve(repoDir, job.workflow.workingDir ?? ".");
+    if (path.relative(repoDir, cwd).startsWith("..")) throw new Error(`working_dir ${job.workflow.workingDir} leaves the repository`);
+    await mkdir(cwd, { recursive: true });
+    await downloadInputs({ client, out }, { cwd, inputs: job.inputs });
+
+    const env = workflowEnv(job, config);
+    const prepared = await prepareProvider({ out, cacheDir: config.cacheDir, env }, job, cwd);
+    let exitCode = 0;
+    if (prepared.inProcess !== undefined) await prepared.inProcess(stop.signal);
+    for (const step of prepared.steps) {
+      exitCode = await runStep(step, { cwd, env, out, shipper, signal: stop.signal });
+      if (exitCode !== 0) break;
+    }
+    if (stop.signal.aborted) throw stop.signal.reason;
+    if (exitCode !== 0) {
+      report = { status: "failed", exitCode, reason: `the workflow exited with code ${exitCode}`, artifacts: [] };
+    } else {
+      await client.post("/status", { status: "uploading" });
+      const artifacts: Uploaded[] = await uploadArtifacts({ client, out }, { cwd, artifacts: job.workflow.artifacts, signal: stop.signal });
+      report = { status: "done", exitCode: 0, artifacts };
+    }
+  } catch (err) {
+    const reason = err instanceof StopRequested ? err.message : masker.maskText(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof StopRequested)) out.write(`[dstack] error: ${reason}\n`);
+    report = { status: err instanceof StopRequested ? "stopped" : "failed", reason, artifacts: [] };
+  } finally {
+    clearTimeout(deadline);
+    heartbeat.stop();
+  }
+  await shipper.flush();
+  await client.post("/finish", report);
+  await rm(path.join(config.workDir, "repo"), { recursive: true, force: true }).catch(() => undefined);
+  return report;
+}
+
+/** The workflow's environment: the agent's own (PATH, HOME, proxies) minus its credentials, plus the job's. */
+function workflowEnv(job: JobSpec, config: AgentConfig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of AGENT_ONLY_VARIABLES) delete env[k];
+  Object.assign(env, job.env, {
+    PYTHONUNBUFFERED: "1",
+    DSTACK_RUN_ID: job.runId,
+    DSTACK_REPO: job.repo,
+    DSTACK_COMMIT: job.commit,
+    DSTACK_WORKFLOW: job.workflow.name,
+  });
+  void config;
+  return env;
+}
+
+async function fetchCode(client: AgentClient, dir: string, strip: number): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const res = await client.request("/code");
+  if (res.body === null) throw new Error("the service sent no code");
+  await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), untar({ cwd: dir, strip, gzip: true }));
+}
+
+function runStep(
+  step: Step,
+  ctx: { cwd: string; env: NodeJS.ProcessEnv; out: Output; shipper: LogShipper; signal: AbortSignal },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // Own process group, so a stop kills the workflow's whole tree, not just the shell.
+    const child = spawn(step.exe, step.args, { cwd: ctx.cwd, env: ctx.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const onData = (stream: Readable) => (chunk: Buffer) => {
+      if (!ctx.out.write(chunk)) {
+        stream.pause();
+        void ctx.shipper.drained().then(() => stream.resume());
+      }
+    };
+    child.stdout.on("data", onData(child.stdout));
+    child.stderr.on("data", onData(child.stderr));
+    const kill = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        /* the group already exited */
+      }
+      setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          /* the group exited within the grace period */
+        }
+      }, KILL_GRACE_MS).unref();
+    };
+    ctx.signal.addEventListener("abort", kill, { once: true });
+    child.on("error", (err) => {
+      ctx.signal.removeEventListener("abort", kill);
+      reject(new Error(`cannot start ${step.label}: ${err.message}`));
+    });
+    child.on("close", (code, signal) => {
+      ctx.signal.removeEventListener("abort", kill);
+      resolve(code ?? (signal === null ? 1 : 128 + (signalNumber(signal) ?? 0)));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
+}
+
+function startHeartbeat(client: AgentClient, intervalMs: number, stop: AbortController): { stop(): void } {
+  let stopped = false;
+  const beat = async () => {
+    try {
+      const reply = HeartbeatReply.parse(await client.json("/heartbeat", { method: "POST", retries: 2 }));
+      if (reply.stop && !stop.signal.aborted) stop.abort(new StopRequested(reply.reason ?? "stopped"));
+    } catch (err) {
+      // The run is gone on the service side (deleted, token rotated): stop working for it.
+      if (err instanceof AgentApiError && (err.status === 401 || err.status === 404 || err.status === 409)) {
+        if (!stop.signal.aborted) stop.abort(new StopRequested(`the service no longer accepts this runner (${err.status})`));
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    if (!stopped) void beat();
+  }, intervalMs);
+  void beat();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href;
+if (isMain) {
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  runAgent(config).then(
+    (report) => process.exit(report.status === "done" ? 0 : 1),
+    (err: unknown) => {
+      process.stderr.write(`dstack agent: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(3);
+    },
+  );
+}

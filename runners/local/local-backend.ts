@@ -1,0 +1,129 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Machine } from "../../src/runs/types.js";
+import type { MachineState, RunnerBackend, StartInput } from "../types.js";
+import { hasAbsoluteArtifacts } from "../../src/workflow/index.js";
+
+export interface LocalBackendOptions {
+  /** Per-run folders (`runs/{id}`) and the shared cache live here. */
+  dataDir: string;
+  /** The agent's entry point; defaults to the built `runners/agent/main.js` next to this file. */
+  agentEntry?: string;
+  /** Extra environment for agents (tests point pip at a local package folder). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Grace period between SIGTERM and SIGKILL of a stopped run's process group. */
+const KILL_GRACE_MS = 5_000;
+
+/**
+ * Runs each job's agent as a child process on this machine, in its own process group (so release
+ * kills the workflow's whole tree) and detached from the service (so a service restart adopts it
+ * instead of killing it). The bare local backend does not isolate runs: absolute artifact paths
+ * are refused (they would read and write this machine's own folders).
+ */
+export function createLocalBackend(options: LocalBackendOptions): RunnerBackend {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const agentEntry = options.agentEntry ?? resolveAgentEntry(here);
+  return {
+    id: "local",
+    check(run) {
+      if (hasAbsoluteArtifacts(run.workflow)) {
+        return "absolute artifact paths need a backend that isolates the run (ec2); the local backend would write outside the run's folder";
+      }
+      return undefined;
+    },
+    async start(input: StartInput): Promise<Machine> {
+      const runDir = path.join(options.dataDir, "runs", input.run.id);
+      const workDir = path.join(runDir, "work");
+      await mkdir(workDir, { recursive: true });
+      const logFd = openSync(path.join(runDir, "agent.log"), "a");
+      try {
+        const child = spawn(process.execPath, [agentEntry], {
+          cwd: workDir,
+          detached: true,
+          stdio: ["ignore", logFd, logFd],
+          env: {
+            ...process.env,
+            ...options.env,
+            ...input.agentEnv,
+            DSTACK_AGENT_WORKDIR: workDir,
+            DSTACK_AGENT_CACHE: path.join(options.dataDir, "cache"),
+          },
+        });
+        await new Promise<void>((resolve, reject) => {
+          child.once("spawn", () => resolve());
+          child.once("error", reject);
+        });
+        child.unref();
+        const pid = child.pid ?? 0;
+        return {
+          backend: "local",
+          id: String(pid),
+          description: `local process ${pid} on ${os.hostname()}`,
+          details: { pid, host: os.hostname(), cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 1048576) },
+        };
+      } finally {
+        closeSync(logFd);
+      }
+    },
+    async state(machine: Machine): Promise<MachineState> {
+      if (machine.details.host !== os.hostname()) return "running"; // another host's process: cannot tell, trust heartbeats
+      return isAlive(Number(machine.id)) ? "running" : "gone";
+    },
+    async release(machine: Machine): Promise<void> {
+      const pid = Number(machine.id);
+      if (machine.details.host !== os.hostname() || !isAlive(pid)) return;
+      signalGroup(pid, "SIGTERM");
+      for (let waited = 0; waited < KILL_GRACE_MS && isAlive(pid); waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      signalGroup(pid, "SIGKILL");
+    },
+    async close() {
+      // Agents keep running on purpose: the next service start adopts their runs.
+    },
+  };
+}
+
+function resolveAgentEntry(here: string): string {
+  // Built layout: dist/runners/local/local-backend.js -> dist/runners/agent/main.js. Under tests the
+  // sources run from runners/local/, so fall back to the build output at the repository root.
+  const sibling = path.join(here, "..", "agent", "main.js");
+  if (here.includes(`${path.sep}dist${path.sep}`)) return sibling;
+  return path.join(here, "..", "..", "dist", "runners", "agent", "main.js");
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return !isZombie(pid);
+  } catch {
+    return false;
+  }
+}
+
+/** A detached child that exited but was not reaped still answers kill(0): read its state. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}

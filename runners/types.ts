@@ -1,0 +1,31 @@
+import type { Machine, Run } from "../src/runs/types.js";
+
+/** What a backend needs to boot the runner agent for one run. */
+export interface StartInput {
+  run: Pick<Run, "id" | "repo" | "workflow">;
+  /** Environment for the agent: service URL, run id and its run-scoped token. */
+  agentEnv: Record<string, string>;
+  /** Reports progress a user should see ("no capacity in us-east-1a, trying us-east-1b"). */
+  progress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Whether the machine of a run still exists and runs its agent. */
+export type MachineState = "running" | "gone";
+
+/**
+ * A place where runs execute. `local` (a child process) and `ec2` (an instance per run) register
+ * by id; callers never branch on which. Every method is safe to call again after a crash.
+ */
+export interface RunnerBackend {
+  readonly id: string;
+  /** Refuses, with a user-facing message, what this backend cannot run (e.g. absolute artifact paths). */
+  check(run: Pick<Run, "workflow">): string | undefined;
+  /** Provides a machine and starts the agent on it. */
+  start(input: StartInput): Promise<Machine>;
+  /** Whether the machine is still there (for adoption after a service restart, and lost-agent detection). */
+  state(machine: Machine): Promise<MachineState>;
+  /** Stops the agent and releases the machine; idempotent. */
+  release(machine: Machine): Promise<void>;
+  close(): Promise<void>;
+}

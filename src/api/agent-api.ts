@@ -1,0 +1,201 @@
+import { pipeline } from "node:stream/promises";
+import { z } from "zod";
+import { runArtifactKey, runArtifactsPrefix, type ArtifactStore } from "../artifacts/index.js";
+import { DstackError, InvalidInputError, NotFoundError, UnauthorizedError } from "../errors.js";
+import { FinishReport, type JobSpec } from "../../runners/agent/job-spec.js";
+import type { CodeSource } from "../runs/code-source.js";
+import type { LogStore } from "../runs/log-store.js";
+import type { RunStore } from "../runs/run-store.js";
+import { SecretMasker } from "../runs/secret-masker.js";
+import type { SecretsProvider } from "../runs/secrets-provider.js";
+import { isTerminal, type Run } from "../runs/types.js";
+import { bearerToken, readBody, readJson, sendJson, type RequestContext, type Router } from "../http/router.js";
+
+export interface AgentApiDeps {
+  store: RunStore;
+  logs: LogStore;
+  artifacts: ArtifactStore;
+  code: CodeSource;
+  secrets: SecretsProvider;
+  maxRunMinutes: number;
+  heartbeatSeconds: number;
+}
+
+/** Largest log chunk accepted in one request (the agent sends at most 1 MiB). */
+const MAX_LOG_CHUNK = 8 * 1024 * 1024;
+
+const StatusBody = z.object({ status: z.enum(["running", "uploading"]) });
+
+/**
+ * The runner agent's API, `/api/agent/v1/runs/{id}/...`, authorised by the run's own token: an
+ * agent can read its job and write its own run, nothing else. Only Redis and the stores are
+ * written here; GitHub is updated by the run's supervisor in a worker.
+ */
+export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
+  const maskers = new Map<string, Promise<SecretMasker>>();
+  const maskerFor = (run: Run) => {
+    let m = maskers.get(run.id);
+    if (m === undefined) {
+      m = deps.secrets.forRun(run).then((values) => {
+        const masker = new SecretMasker();
+        for (const v of Object.values(values)) masker.add(v);
+        return masker;
+      });
+      maskers.set(run.id, m);
+    }
+    return m;
+  };
+
+  const auth = async (ctx: RequestContext): Promise<Run> => {
+    const id = ctx.params.id ?? "";
+    const token = bearerToken(ctx.req);
+    if (token === undefined || !(await deps.store.verifyToken(id, token))) {
+      throw new UnauthorizedError("this runner token is not valid for that run");
+    }
+    return deps.store.get(id);
+  };
+  const base = "/api/agent/v1/runs/:id";
+
+  router.add("GET", `${base}/job`, async (ctx) => {
+    const run = await auth(ctx);
+    const secrets = await deps.secrets.forRun(run);
+    const w = run.workflow;
+    const env: Record<string, string> = { ...w.env, ...secrets };
+    const spec: JobSpec = {
+      runId: run.id,
+      repo: run.repo,
+      commit: run.commit,
+      workflow: {
+        name: w.name,
+        provider: w.provider,
+        file: w.file,
+        args: w.args,
+        requirements: w.requirements,
+        version: w.version,
+        commands: w.commands,
+        setup: w.setup,
+        image: w.image,
+        url: w.url,
+        output: w.output,
+        workingDir: w.workingDir,
+        artifacts: w.artifacts,
+      },
+      env,
+      secrets: Object.values(secrets),
+      inputs: run.inputs,
+      codeStrip: run.code.kind === "github" ? 1 : 0,
+      maxRunMinutes: deps.maxRunMinutes,
+      heartbeatSeconds: deps.heartbeatSeconds,
+    };
+    sendJson(ctx.res, 200, spec);
+  });
+
+  router.add("GET", `${base}/code`, async (ctx) => {
+    const run = await auth(ctx);
+    const { stream } = await deps.code.open(run);
+    ctx.res.writeHead(200, { "content-type": "application/gzip" });
+    await pipeline(stream, ctx.res);
+  });
+
+  router.add("POST", `${base}/status`, async (ctx) => {
+    const run = await auth(ctx);
+    const body = StatusBody.safeParse(await readJson(ctx.req));
+    if (!body.success) throw new InvalidInputError("status must be running or uploading");
+    const now = Date.now();
+    if (body.data.status === "running") {
+      await deps.store.transition(run.id, "running", { from: ["provisioning"], patch: { startedAt: now, heartbeatAt: now } });
+    } else {
+      await deps.store.transition(run.id, "uploading", { from: ["running"], patch: { heartbeatAt: now } });
+    }
+    const fresh = await deps.store.get(run.id);
+    sendJson(ctx.res, 200, { status: fresh.status });
+  });
+
+  router.add("POST", `${base}/heartbeat`, async (ctx) => {
+    const run = await auth(ctx);
+    await deps.store.heartbeat(run.id);
+    if (isTerminal(run.status)) {
+      sendJson(ctx.res, 200, { stop: true, reason: `the run is already ${run.status}` });
+      return;
+    }
+    sendJson(ctx.res, 200, run.stopRequested === undefined ? { stop: false } : { stop: true, reason: run.stopRequested });
+  });
+
+  router.add("POST", `${base}/logs`, async (ctx) => {
+    const run = await auth(ctx);
+    const offset = Number(ctx.req.headers["x-dstack-offset"]);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidInputError("x-dstack-offset must be the chunk's byte offset");
+    const chunk = await readBody(ctx.req, MAX_LOG_CHUNK);
+    // The agent numbers raw bytes; a retried request whose bytes we already have is skipped, so
+    // a log is never appended twice. Stored bytes are masked, so they are counted separately.
+    const rawKey = deps.store.key("run", run.id);
+    const received = Number((await deps.store.redis.hget(rawKey, "rawLogBytes")) ?? "0");
+    if (offset + chunk.length <= received) {
+      sendJson(ctx.res, 200, { received });
+      return;
+    }
+    if (offset > received) {
+      throw new DstackError("conflict", `log chunk at ${offset} leaves a gap: the service has ${received} bytes`);
+    }
+    const fresh = chunk.subarray(received - offset);
+    const masked = (await maskerFor(run)).mask(fresh);
+    const storedBefore = run.logBytes;
+    await deps.logs.append(run.id, storedBefore, masked);
+    await deps.store.redis
+      .multi()
+      .hincrby(rawKey, "rawLogBytes", fresh.length)
+      .hincrby(rawKey, "logBytes", masked.length)
+      .hset(rawKey, "heartbeatAt", String(Date.now()))
+      .exec();
+    sendJson(ctx.res, 200, { received: received + fresh.length });
+  });
+
+  router.add("PUT", `${base}/artifacts`, async (ctx) => {
+    const run = await auth(ctx);
+    if (isTerminal(run.status)) throw new DstackError("conflict", `the run is already ${run.status}`);
+    const rel = ctx.url.searchParams.get("path") ?? "";
+    const obj = await deps.artifacts.put(runArtifactKey(run.id, rel), ctx.req);
+    sendJson(ctx.res, 200, { path: rel, sizeBytes: obj.sizeBytes });
+  });
+
+  router.add("POST", `${base}/finish`, async (ctx) => {
+    const run = await auth(ctx);
+    const parsed = FinishReport.safeParse(await readJson(ctx.req));
+    if (!parsed.success) throw new InvalidInputError(`bad finish report: ${parsed.error.issues[0]?.message ?? ""}`);
+    const report = parsed.data;
+    const patch = { exitCode: report.exitCode, reason: report.reason, artifacts: report.artifacts };
+    if (report.status === "done") {
+      await deps.store.transition(run.id, "done", { from: ["running", "uploading"], patch });
+    } else if (report.status === "stopped") {
+      await deps.store.transition(run.id, run.stopRequested?.startsWith("timed out") === true ? "timed_out" : "stopped", {
+        patch: { ...patch, reason: run.stopRequested ?? report.reason },
+      });
+    } else {
+      await deps.store.transition(run.id, "failed", { patch });
+    }
+    maskers.delete(run.id);
+    const fresh = await deps.store.get(run.id);
+    sendJson(ctx.res, 200, { status: fresh.status });
+  });
+
+  router.add("GET", `${base}/inputs/:dep`, async (ctx) => {
+    const run = await auth(ctx);
+    const dep = inputOf(run, ctx.params.dep ?? "");
+    const prefix = runArtifactsPrefix(dep);
+    const objects = await deps.artifacts.list(prefix);
+    sendJson(ctx.res, 200, { files: objects.map((o) => ({ path: o.key.slice(prefix.length), sizeBytes: o.sizeBytes })) });
+  });
+
+  router.add("GET", `${base}/inputs/:dep/file`, async (ctx) => {
+    const run = await auth(ctx);
+    const dep = inputOf(run, ctx.params.dep ?? "");
+    const stream = await deps.artifacts.get(runArtifactKey(dep, ctx.url.searchParams.get("path") ?? ""));
+    ctx.res.writeHead(200, { "content-type": "application/octet-stream" });
+    await pipeline(stream, ctx.res);
+  });
+}
+
+function inputOf(run: Run, depId: string): string {
+  if (!run.inputs.some((i) => i.runId === depId)) throw new NotFoundError(`run ${depId} is not an input of run ${run.id}`);
+  return depId;
+}

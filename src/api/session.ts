@@ -1,0 +1,44 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { bearerToken } from "../http/router.js";
+
+export const SESSION_COOKIE = "dstack_session";
+const SESSION_SECONDS = 7 * 24 * 3600;
+
+function sign(key: Buffer, value: string): string {
+  return createHmac("sha256", key).update(`session\n${value}`).digest("base64url");
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A signed, expiring session cookie value: `{expires}.{hmac}`. */
+export function issueSession(key: Buffer, nowMs: number): { value: string; maxAgeSeconds: number } {
+  const expires = String(Math.floor(nowMs / 1000) + SESSION_SECONDS);
+  return { value: `${expires}.${sign(key, expires)}`, maxAgeSeconds: SESSION_SECONDS };
+}
+
+export function validSession(key: Buffer, value: string | undefined, nowMs: number): boolean {
+  if (value === undefined) return false;
+  const [expires = "", sig = ""] = value.split(".");
+  if (!/^\d+$/.test(expires) || Number(expires) * 1000 < nowMs) return false;
+  return safeEqual(sig, sign(key, expires));
+}
+
+export function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return undefined;
+}
+
+/** Signed in: the API token as a Bearer header, or a valid session cookie. */
+export function isAuthenticated(deps: { apiToken: string; signingKey: Buffer }, req: IncomingMessage, nowMs = Date.now()): boolean {
+  const token = bearerToken(req);
+  if (token !== undefined) return safeEqual(token, deps.apiToken);
+  return validSession(deps.signingKey, cookie(req, SESSION_COOKIE), nowMs);
+}

@@ -1,0 +1,23 @@
+/**
+ * The narrow slice of Octokit the app uses: `request` with a route string. Both Probot's
+ * installation Octokit and @octokit/rest satisfy it; tests pass either against the GitHub double.
+ */
+export interface GitHubClient {
+  request(route: string, params?: Record<string, unknown>): Promise<{ status: number; data: unknown; headers?: Record<string, unknown> }>;
+}
+
+/** Returns a client authenticated as the app's installation `installationId`. */
+export type GitHubClientFactory = (installationId: number) => Promise<GitHubClient>;
+
+export function splitRepo(fullName: string): { owner: string; repo: string } {
+  const [owner = "", repo = ""] = fullName.split("/");
+  return { owner, repo };
+}
+
+/** The HTTP status of an Octokit RequestError, if that is what `err` is. */
+export function statusOf(err: unknown): number | undefined {
+  if (typeof err === "object" && err !== null && "status" in err && typeof (err as { status: unknown }).status === "number") {
+    return (err as { status: number }).status;
+  }
+  return undefined;
+}

@@ -1,0 +1,254 @@
+import type { Redis } from "ioredis";
+import { DstackError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { GITHUB_LIMITS, render, truncate } from "../render.js";
+import { resolveRunRequest } from "../runs/resolve-run-request.js";
+import type { RunStore } from "../runs/run-store.js";
+import { submitRunGroup } from "../runs/submit-runs.js";
+import { isTerminal, type Run } from "../runs/types.js";
+import type { Problem, Workflow } from "../workflow/types.js";
+import { loadWorkflows } from "../workflow/index.js";
+import { runUrl } from "./check-run-publisher.js";
+import type { GitHubClient } from "./client.js";
+import { parseCommands, USAGE, type Command } from "./commands.js";
+import { canWrite, permissionOf } from "./permissions.js";
+import { readWorkflowFiles } from "./read-workflow-files.js";
+
+export interface CommentDeps {
+  github: GitHubClient;
+  store: RunStore;
+  redis: Redis;
+  prefix: string;
+  publicUrl: string;
+  enqueueRun(runId: string): Promise<void>;
+  /** The backend's refusal of a workflow it cannot run (absolute artifacts on local). */
+  check(w: Workflow): string | undefined;
+  log: Pick<Logger, "info" | "warn">;
+}
+
+/** The fields of an `issue_comment.created` payload the handler reads. */
+export interface CommentPayload {
+  installation?: { id: number };
+  repository: { name: string; full_name: string; default_branch: string; owner: { login: string } };
+  issue: { number: number; pull_request?: unknown };
+  comment: { id: number; body: string; user: { login: string; type: string } };
+  sender?: { type?: string };
+}
+
+/** Dedupe keys live as long as GitHub may redeliver a webhook. */
+const DEDUPE_SECONDS = 3 * 24 * 3600;
+
+/**
+ * `issue_comment.created`: runs each `/dstack` command of the comment, once (keyed by comment id
+ * and line), after checking the commenter may. Accepted commands get a 👀 reaction; refused ones a
+ * reply that says why and what to do.
+ */
+export async function handleComment(deps: CommentDeps, payload: CommentPayload): Promise<void> {
+  const { comment, repository, issue } = payload;
+  if (comment.user.type === "Bot" || payload.sender?.type === "Bot") return; // never react to bots, ourselves included
+  const commands = parseCommands(comment.body ?? "");
+  if (commands.length === 0) return;
+  const owner = repository.owner.login;
+  const repo = repository.name;
+  const user = comment.user.login;
+  const ctx = { owner, repo, issueNumber: issue.number };
+  let accepted = 0;
+  let permission: Awaited<ReturnType<typeof permissionOf>> | undefined;
+  let target: Promise<Target> | undefined;
+
+  for (const [index, command] of commands.entries()) {
+    const key = `${deps.prefix}:cmd:${repository.full_name}:${comment.id}:${index}`;
+    if ((await deps.redis.set(key, "1", "EX", DEDUPE_SECONDS, "NX")) !== "OK") continue;
+    try {
+      if (command.kind === "invalid") {
+        await reply(deps, ctx, { command: command.line, title: "This command was not understood", message: command.message, items: USAGE });
+        continue;
+      }
+      if (command.kind !== "help") {
+        permission ??= await permissionOf({ github: deps.github, redis: deps.redis, prefix: deps.prefix }, { owner, repo, user });
+        if (!canWrite(permission)) {
+          await reply(deps, ctx, {
+            command: command.line,
+            title: "Nothing ran",
+            message: `@${user} needs write, maintain or admin permission on ${repository.full_name} to ${command.kind} runs (they have \`${permission}\`). Ask a maintainer to comment the command instead.`,
+          });
+          continue;
+        }
+      }
+      target ??= findTarget(deps.github, payload);
+      const ok = await runCommand(deps, payload, command, await target);
+      if (ok) accepted++;
+    } catch (err) {
+      // Let BullMQ retry transient failures (GitHub or Redis down) from this command on.
+      await deps.redis.del(key);
+      throw err;
+    }
+  }
+  if (accepted > 0) {
+    await deps.github.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
+      owner,
+      repo,
+      comment_id: comment.id,
+      content: "eyes",
+    });
+  }
+}
+
+interface Target {
+  sha: string;
+  ref: string;
+  prNumber?: number;
+  fork: boolean;
+}
+
+/** A PR runs at its head commit at this moment (pinned); a plain issue at the default branch head. */
+async function findTarget(github: GitHubClient, payload: CommentPayload): Promise<Target> {
+  const owner = payload.repository.owner.login;
+  const repo = payload.repository.name;
+  if (payload.issue.pull_request !== undefined && payload.issue.pull_request !== null) {
+    const pr = (await github.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo, pull_number: payload.issue.number })).data as {
+      head: { sha: string; ref: string; repo: { full_name: string } | null };
+    };
+    return {
+      sha: pr.head.sha,
+      ref: pr.head.ref,
+      prNumber: payload.issue.number,
+      fork: pr.head.repo?.full_name !== payload.repository.full_name,
+    };
+  }
+  const branch = payload.repository.default_branch;
+  const b = (await github.request("GET /repos/{owner}/{repo}/branches/{branch}", { owner, repo, branch })).data as { commit: { sha: string } };
+  return { sha: b.commit.sha, ref: branch, fork: false };
+}
+
+async function runCommand(deps: CommentDeps, payload: CommentPayload, command: Exclude<Command, { kind: "invalid" }>, target: Target): Promise<boolean> {
+  const owner = payload.repository.owner.login;
+  const repo = payload.repository.name;
+  const ctx = { owner, repo, issueNumber: payload.issue.number };
+  const fullName = payload.repository.full_name;
+  switch (command.kind) {
+    case "help": {
+      const files = await readWorkflowFiles(deps.github, { owner, repo, ref: target.sha });
+      const { workflows } = loadWorkflows(files);
+      await reply(deps, ctx, {
+        command: command.line,
+        title: "dstack commands",
+        message:
+          workflows.length === 0
+            ? "This repository has no workflows yet: add `.dstack/workflows.yaml`."
+            : `Workflows of ${fullName} at \`${target.sha.slice(0, 7)}\`: ${workflows.map((w) => `\`${w.name}\`${w.help !== undefined ? ` (${w.help})` : ""}`).join(", ")}`,
+        items: USAGE,
+      });
+      return false;
+    }
+    case "run": {
+      const files = await readWorkflowFiles(deps.github, { owner, repo, ref: target.sha });
+      const resolved = resolveRunRequest(files, command.args, { check: deps.check });
+      if (!resolved.ok) {
+        await reply(deps, ctx, {
+          command: command.line,
+          title: resolved.kind === "invalid-files" ? "`.dstack/` has errors at this commit" : "Nothing ran",
+          message: resolved.message,
+          problems: resolved.problems,
+          items: resolved.kind === "invalid-command" && resolved.known.length > 0 ? resolved.known.map((n) => `\`${n}\``) : [],
+        });
+        return false;
+      }
+      let runs: Run[];
+      try {
+        runs = await submitRunGroup(
+          { store: deps.store },
+          {
+            repo: fullName,
+            installationId: payload.installation?.id,
+            commit: target.sha,
+            ref: target.ref,
+            trigger: {
+              kind: "comment",
+              actor: payload.comment.user.login,
+              prNumber: target.prNumber,
+              issueNumber: target.prNumber === undefined ? payload.issue.number : undefined,
+              commentId: payload.comment.id,
+              fork: target.fork,
+            },
+            workflows: resolved.workflows,
+            target: resolved.target,
+            variables: resolved.variables,
+            code: { kind: "github" },
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof DstackError)) throw err;
+        await reply(deps, ctx, { command: command.line, title: "Nothing ran", message: err.message });
+        return false;
+      }
+      await Promise.all(runs.map((run) => createCheckRun(deps, run)));
+      for (const run of runs) await deps.enqueueRun(run.id);
+      deps.log.info({ runs: runs.map((r) => r.id), workflow: resolved.target.name }, "runs submitted from a comment");
+      return true;
+    }
+    case "stop": {
+      const run = await deps.store.find(command.runId);
+      if (run === undefined || run.repo !== fullName) {
+        await reply(deps, ctx, { command: command.line, title: "Nothing stopped", message: `there is no run \`${command.runId}\` in ${fullName}` });
+        return false;
+      }
+      if (isTerminal(run.status)) {
+        await reply(deps, ctx, { command: command.line, title: "Nothing stopped", message: `run \`${run.id}\` already ended (${run.status})` });
+        return false;
+      }
+      await deps.store.update(run.id, { stopRequested: `stopped by @${payload.comment.user.login}` });
+      return true;
+    }
+    case "tag": {
+      const run = await deps.store.find(command.runId);
+      if (run === undefined || run.repo !== fullName || run.status !== "done") {
+        await reply(deps, ctx, {
+          command: command.line,
+          title: "Nothing tagged",
+          message: run === undefined || run.repo !== fullName ? `there is no run \`${command.runId}\` in ${fullName}` : `run \`${run.id}\` ${run.status === "done" ? "" : `ended ${run.status}: only successful runs can be tagged`}`,
+        });
+        return false;
+      }
+      await deps.store.tag(run, command.tag);
+      return true;
+    }
+    default: {
+      const never: never = command;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Creates the run's check run (`queued`) and remembers its id on the run. */
+export async function createCheckRun(deps: Pick<CommentDeps, "github" | "store" | "publicUrl">, run: Run): Promise<void> {
+  const [owner, repo] = run.repo.split("/");
+  const res = await deps.github.request("POST /repos/{owner}/{repo}/check-runs", {
+    owner,
+    repo,
+    name: `dstack: ${run.workflow.name}`,
+    head_sha: run.commit,
+    external_id: run.id,
+    details_url: runUrl(deps.publicUrl, run.id),
+    status: "queued",
+    output: {
+      title: `${run.workflow.name} queued`,
+      summary: run.needs.length > 0 ? "Waiting for its dependencies to finish." : "Waiting for a runner.",
+    },
+  });
+  await deps.store.update(run.id, { checkRunId: (res.data as { id: number }).id });
+}
+
+async function reply(
+  deps: Pick<CommentDeps, "github">,
+  ctx: { owner: string; repo: string; issueNumber: number },
+  view: { command: string; title?: string; message: string; items?: string[]; problems?: Problem[] },
+): Promise<void> {
+  const body = render("reply", { ...view, items: view.items ?? [], problems: view.problems ?? [] });
+  await deps.github.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    owner: ctx.owner,
+    repo: ctx.repo,
+    issue_number: ctx.issueNumber,
+    body: truncate(body, GITHUB_LIMITS.commentBody),
+  });
+}

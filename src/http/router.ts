@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { DstackError } from "../errors.js";
+import type { Logger } from "../logger.js";
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  url: URL;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+/** HTTP statuses for our typed errors: one place, so every route answers alike. */
+const STATUS_BY_CODE: Record<string, number> = {
+  not_found: 404,
+  invalid_input: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  conflict: 409,
+  too_large: 413,
+  unavailable: 503,
+};
+
+/**
+ * A small router over node:http: `/runs/:id` style patterns, JSON errors `{code, message}` with a
+ * stable code. Kept tiny on purpose: the webhook path is hot and frameworks cost throughput.
+ */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  constructor(private readonly log: Pick<Logger, "error" | "warn">) {}
+
+  add(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const source = path
+      .split("/")
+      .map((seg) => {
+        if (seg.startsWith(":")) {
+          names.push(seg.slice(1).replace(/\*$/, ""));
+          return seg.endsWith("*") ? "(.+)" : "([^/]+)";
+        }
+        return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      })
+      .join("/");
+    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    return this;
+  }
+
+  /** Handles the request if a route matches; returns false otherwise. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (m === null) continue;
+      pathMatched = true;
+      if (route.method !== req.method && !(route.method === "GET" && req.method === "HEAD")) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1] ?? "");
+      });
+      try {
+        await route.handler({ req, res, params, url });
+      } catch (err) {
+        this.fail(res, err, req);
+      }
+      return true;
+    }
+    if (pathMatched) {
+      sendJson(res, 405, { code: "method_not_allowed", message: `${req.method} is not allowed on ${url.pathname}` });
+      return true;
+    }
+    return false;
+  }
+
+  private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+    if (err instanceof DstackError) {
+      const status = STATUS_BY_CODE[err.code] ?? 400;
+      if (!res.headersSent) sendJson(res, status, { code: err.code, message: err.message });
+      else res.destroy();
+      return;
+    }
+    this.log.error({ err, method: req.method, path: req.url?.split("?")[0] }, "request failed");
+    if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "internal error; see the service log" });
+    else res.destroy();
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads a request body up to `limitBytes`; larger bodies are refused with 413. */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limitBytes) throw new DstackError("too_large", `request body over ${limitBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limitBytes) throw new DstackError("too_large", `request body over ${limitBytes} bytes`);
+    chunks.push(b);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+export async function readJson(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<unknown> {
+  const body = await readBody(req, limitBytes);
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new DstackError("invalid_input", "the request body is not valid JSON");
+  }
+}
+
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (h === undefined) return undefined;
+  const m = /^(?:Bearer|token)\s+(.+)$/i.exec(h);
+  return m?.[1]?.trim();
+}

@@ -1,0 +1,128 @@
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type { Redis } from "ioredis";
+
+/** Largest chunk kept in one Redis stream entry; bigger appends are split. */
+const ENTRY_BYTES = 64 * 1024;
+/** Entries kept per run: the Redis-side tail is at most ENTRY_BYTES x this (4 MiB). */
+const MAX_ENTRIES = 64;
+
+/**
+ * A run's log: the full text appended to a file under the data dir, and a trimmed tail in a
+ * Redis stream (`{prefix}:log:{runId}`, entries `{o: offset, d: bytes}`) that every service
+ * process can read for check-run tails and live follow. Redis never holds more than ~4 MiB a run
+ * (TECH-NOTES: a 200 MB log in a stream costs 240 MB of Redis memory).
+ */
+export class LogStore {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+
+  constructor(private readonly deps: { redis: Redis; prefix: string; dir: string }) {}
+
+  streamKey(runId: string): string {
+    return `${this.deps.prefix}:log:${runId}`;
+  }
+
+  filePath(runId: string): string {
+    return path.join(this.deps.dir, `${runId}.log`);
+  }
+
+  /** Appends masked bytes at `offset` (the log's length before them). */
+  async append(runId: string, offset: number, data: Buffer): Promise<void> {
+    if (data.length === 0) return;
+    const fh = await this.handle(runId);
+    await fh.write(data, 0, data.length, offset);
+    const pipeline = this.deps.redis.pipeline();
+    for (let at = 0; at < data.length; at += ENTRY_BYTES) {
+      const part = data.subarray(at, Math.min(at + ENTRY_BYTES, data.length));
+      pipeline.xadd(this.streamKey(runId), "MAXLEN", "~", MAX_ENTRIES, "*", "o", String(offset + at), "d", part);
+    }
+    await pipeline.exec();
+  }
+
+  /** The last `maxBytes` of the log from the Redis tail, with the offset it starts at. */
+  async tail(runId: string, maxBytes: number): Promise<{ offset: number; data: Buffer }> {
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let offset = 0;
+    let end = "+";
+    while (bytes < maxBytes) {
+      const entries = (await this.deps.redis.xrevrangeBuffer(this.streamKey(runId), end, "-", "COUNT", 16)) as Array<[Buffer, Buffer[]]>;
+      if (entries.length === 0) break;
+      for (const [id, fields] of entries) {
+        const f = fieldsOf(fields);
+        parts.unshift(f.d);
+        bytes += f.d.length;
+        offset = f.o;
+        end = `(${id.toString()}`;
+        if (bytes >= maxBytes) break;
+      }
+      if (entries.length < 16) break;
+    }
+    const data = Buffer.concat(parts);
+    if (data.length <= maxBytes) return { offset, data };
+    return { offset: offset + data.length - maxBytes, data: data.subarray(data.length - maxBytes) };
+  }
+
+  /** Entries after stream id `afterId` (`0` for all kept), for live follow. */
+  async readAfter(runId: string, afterId: string, blockMs?: number): Promise<Array<{ id: string; offset: number; data: Buffer }>> {
+    const args: (string | number)[] = ["COUNT", 256];
+    if (blockMs !== undefined) args.push("BLOCK", blockMs);
+    const res = (await this.deps.redis.xreadBuffer(
+      ...(args as ["COUNT", number]),
+      "STREAMS",
+      this.streamKey(runId),
+      afterId,
+    )) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+    if (res === null || res[0] === undefined) return [];
+    return res[0][1].map(([id, fields]) => {
+      const f = fieldsOf(fields);
+      return { id: id.toString(), offset: f.o, data: f.d };
+    });
+  }
+
+  /** The full log from the local file, if this process's data dir has it. */
+  openFile(runId: string, start = 0): Readable | undefined {
+    const file = this.filePath(runId);
+    return existsSync(file) ? createReadStream(file, { start }) : undefined;
+  }
+
+  /** Closes the file of a finished run and lets its Redis tail expire after `ttlSeconds`. */
+  async finish(runId: string, ttlSeconds = 7 * 24 * 3600): Promise<void> {
+    const h = this.handles.get(runId);
+    this.handles.delete(runId);
+    if (h !== undefined) await (await h).close();
+    await this.deps.redis.expire(this.streamKey(runId), ttlSeconds);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.allSettled(all.map(async (h) => (await h).close()));
+  }
+
+  private handle(runId: string): Promise<FileHandle> {
+    let h = this.handles.get(runId);
+    if (h === undefined) {
+      h = (async () => {
+        await mkdir(this.deps.dir, { recursive: true });
+        return open(this.filePath(runId), existsSync(this.filePath(runId)) ? "r+" : "w+");
+      })();
+      this.handles.set(runId, h);
+    }
+    return h;
+  }
+}
+
+function fieldsOf(fields: Buffer[]): { o: number; d: Buffer } {
+  let o = 0;
+  let d: Buffer = Buffer.alloc(0);
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]?.toString();
+    const value = fields[i + 1] ?? Buffer.alloc(0);
+    if (name === "o") o = Number(value.toString());
+    else if (name === "d") d = value;
+  }
+  return { o, d };
+}

@@ -1,0 +1,302 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Redis } from "ioredis";
+import { NotFoundError } from "../errors.js";
+import type { Workflow } from "../workflow/types.js";
+import { ACTIVE_STATUSES, RUN_STATUSES, type ArtifactFile, type Machine, type Run, type RunStatus } from "./types.js";
+
+/** Fields that change during a run, kept as separate hash fields so writers never clobber each other. */
+const MUTABLE = [
+  "status",
+  "reason",
+  "startedAt",
+  "finishedAt",
+  "machine",
+  "heartbeatAt",
+  "exitCode",
+  "logBytes",
+  "artifacts",
+  "stopRequested",
+  "checkRunId",
+  "concluded",
+  "tags",
+] as const;
+type MutableField = (typeof MUTABLE)[number];
+export type RunPatch = Partial<Pick<Run, MutableField>>;
+
+/**
+ * Compare-and-set of a run's status: moves to ARGV[1] only from one of the statuses in ARGV[2]
+ * (comma-separated; empty = any non-terminal), then writes the field pairs that follow.
+ * Atomic, so two processes concluding the same run cannot both win.
+ */
+const TRANSITION_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return -1 end
+local allowed = ARGV[2]
+local ok = false
+if allowed == '' then
+  ok = (cur ~= '"done"' and cur ~= '"failed"' and cur ~= '"stopped"' and cur ~= '"timed_out"')
+else
+  for s in string.gmatch(allowed, '[^,]+') do
+    if cur == '"' .. s .. '"' then ok = true end
+  end
+end
+if not ok then return 0 end
+redis.call('HSET', KEYS[1], 'status', '"' .. ARGV[1] .. '"')
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
+export interface NewRun {
+  repo: string;
+  installationId?: number;
+  workflow: Workflow;
+  commit: string;
+  ref?: string;
+  trigger: Run["trigger"];
+  groupId: string;
+  needs: string[];
+  inputs: Run["inputs"];
+  code: Run["code"];
+  variables: Record<string, string>;
+  /** Explicit id (planned groups pick ids before creating runs). */
+  id?: string;
+}
+
+export function newRunId(): string {
+  // 10 lowercase base32-ish characters: short enough to type, 50 bits of randomness.
+  const alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+  const bytes = randomBytes(10);
+  let id = "";
+  for (const b of bytes) id += alphabet[b % alphabet.length];
+  return id;
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * Runs, their states and indexes in Redis: the source of truth that every service process shares.
+ * Keys: `{prefix}:run:{id}` (hash), `{prefix}:runs:repo:{repo}` and `{prefix}:runs:all` (sorted by
+ * creation), `{prefix}:runs:active` (set), `{prefix}:latest:{repo}:{workflow}` (last successful run).
+ */
+export class RunStore {
+  readonly redis: Redis;
+  readonly prefix: string;
+  private readonly now: () => number;
+
+  constructor(deps: { redis: Redis; prefix: string; now?: () => number }) {
+    this.redis = deps.redis;
+    this.prefix = deps.prefix;
+    this.now = deps.now ?? Date.now;
+    this.redis.defineCommand("dstackTransition", { numberOfKeys: 1, lua: TRANSITION_LUA });
+  }
+
+  key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(":");
+  }
+
+  /** Creates the run in `submitted` and returns it with its agent token (shown once, stored hashed). */
+  async create(input: NewRun): Promise<{ run: Run; token: string }> {
+    const id = input.id ?? newRunId();
+    const token = randomBytes(32).toString("base64url");
+    const createdAt = this.now();
+    const run: Run = {
+      id,
+      repo: input.repo,
+      installationId: input.installationId,
+      workflow: input.workflow,
+      commit: input.commit,
+      ref: input.ref,
+      trigger: input.trigger,
+      status: "submitted",
+      groupId: input.groupId,
+      needs: input.needs,
+      inputs: input.inputs,
+      createdAt,
+      logBytes: 0,
+      artifacts: [],
+      code: input.code,
+      tags: [],
+      concluded: false,
+      variables: input.variables,
+    };
+    const doc = {
+      id,
+      repo: run.repo,
+      installationId: run.installationId,
+      workflow: run.workflow,
+      commit: run.commit,
+      ref: run.ref,
+      trigger: run.trigger,
+      groupId: run.groupId,
+      needs: run.needs,
+      inputs: run.inputs,
+      createdAt,
+      code: run.code,
+      variables: run.variables,
+    };
+    const fields: Record<string, string> = { doc: JSON.stringify(doc), tokenHash: hashToken(token) };
+    for (const f of MUTABLE) {
+      const v = run[f];
+      if (v !== undefined) fields[f] = JSON.stringify(v);
+    }
+    await this.redis
+      .multi()
+      .hset(this.key("run", id), fields)
+      .zadd(this.key("runs", "repo", run.repo), createdAt, id)
+      .zadd(this.key("runs", "all"), createdAt, id)
+      .sadd(this.key("runs", "active"), id)
+      .sadd(this.key("runs", "group", run.groupId), id)
+      .exec();
+    return { run, token };
+  }
+
+  async find(id: string): Promise<Run | undefined> {
+    if (!/^[a-z0-9-]{1,64}$/.test(id)) return undefined;
+    const h = await this.redis.hgetall(this.key("run", id));
+    if (h.doc === undefined) return undefined;
+    return decodeRun(h);
+  }
+
+  async get(id: string): Promise<Run> {
+    const run = await this.find(id);
+    if (run === undefined) throw new NotFoundError(`run ${JSON.stringify(id)} does not exist`);
+    return run;
+  }
+
+  async verifyToken(id: string, token: string): Promise<boolean> {
+    const stored = await this.redis.hget(this.key("run", id), "tokenHash");
+    if (stored === null) return false;
+    const a = Buffer.from(stored, "hex");
+    const b = Buffer.from(hashToken(token), "hex");
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** Replaces the agent token (a relaunch hands the new machine a fresh one). */
+  async rotateToken(id: string): Promise<string> {
+    const token = randomBytes(32).toString("base64url");
+    await this.redis.hset(this.key("run", id), "tokenHash", hashToken(token));
+    return token;
+  }
+
+  async update(id: string, patch: RunPatch): Promise<void> {
+    const fields = encodePatch(patch);
+    if (Object.keys(fields).length > 0) await this.redis.hset(this.key("run", id), fields);
+  }
+
+  /**
+   * Moves a run to `to` if its status is one of `from` (default: any non-terminal), atomically,
+   * with `patch`. Returns false when another writer got there first or the run is in another state.
+   */
+  async transition(id: string, to: RunStatus, options: { from?: readonly RunStatus[]; patch?: RunPatch } = {}): Promise<boolean> {
+    const patch: RunPatch = { ...options.patch };
+    if (["done", "failed", "stopped", "timed_out"].includes(to) && patch.finishedAt === undefined) {
+      patch.finishedAt = this.now();
+    }
+    const args: string[] = [to, (options.from ?? []).join(",")];
+    for (const [k, v] of Object.entries(encodePatch(patch))) args.push(k, v);
+    const redis = this.redis as Redis & { dstackTransition(key: string, ...args: string[]): Promise<number> };
+    const res = await redis.dstackTransition(this.key("run", id), ...args);
+    if (res === -1) throw new NotFoundError(`run ${JSON.stringify(id)} does not exist`);
+    if (res === 1 && ["done", "failed", "stopped", "timed_out"].includes(to)) {
+      await this.redis.srem(this.key("runs", "active"), id);
+    }
+    return res === 1;
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    await this.redis.hset(this.key("run", id), "heartbeatAt", String(this.now()));
+  }
+
+  async addLogBytes(id: string, n: number): Promise<number> {
+    return this.redis.hincrby(this.key("run", id), "logBytes", n);
+  }
+
+  async setArtifacts(id: string, artifacts: ArtifactFile[]): Promise<void> {
+    await this.update(id, { artifacts });
+  }
+
+  async setMachine(id: string, machine: Machine): Promise<void> {
+    await this.update(id, { machine });
+  }
+
+  async groupRuns(groupId: string): Promise<Run[]> {
+    const ids = await this.redis.smembers(this.key("runs", "group", groupId));
+    const runs = await Promise.all(ids.map((id) => this.find(id)));
+    return runs.filter((r): r is Run => r !== undefined).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  async activeRunIds(): Promise<string[]> {
+    return this.redis.smembers(this.key("runs", "active"));
+  }
+
+  /** Newest first. */
+  async list(options: { repo?: string; limit?: number; before?: number } = {}): Promise<Run[]> {
+    const key = options.repo === undefined ? this.key("runs", "all") : this.key("runs", "repo", options.repo);
+    const max = options.before === undefined ? "+inf" : `(${options.before}`;
+    const ids = await this.redis.zrevrangebyscore(key, max, "-inf", "LIMIT", 0, options.limit ?? 50);
+    const runs = await Promise.all(ids.map((id) => this.find(id)));
+    return runs.filter((r): r is Run => r !== undefined);
+  }
+
+  async markLatestSuccess(run: Run): Promise<void> {
+    await this.redis.set(this.key("latest", run.repo, run.workflow.name), run.id);
+  }
+
+  /** The run `workflow` tagged `tag` in `repo`; `latest` falls back to the latest successful run. */
+  async resolveTag(repo: string, workflow: string | undefined, tag: string): Promise<Run | undefined> {
+    const tagged = await this.redis.hgetall(this.key("tag", repo, tag));
+    const ids = workflow === undefined ? Object.values(tagged) : [tagged[workflow]].filter((x): x is string => x !== undefined);
+    if (ids.length > 0 && ids[0] !== undefined) return this.find(ids[0]);
+    if (tag === "latest" && workflow !== undefined) {
+      const id = await this.redis.get(this.key("latest", repo, workflow));
+      if (id !== null) return this.find(id);
+    }
+    return undefined;
+  }
+
+  /** Gives `tag` to `run` (one run per workflow per tag: moving a tag moves it). */
+  async tag(run: Run, tag: string): Promise<void> {
+    const key = this.key("tag", run.repo, tag);
+    const previous = await this.redis.hget(key, run.workflow.name);
+    if (previous !== null && previous !== run.id) {
+      const prev = await this.find(previous);
+      if (prev !== undefined) await this.update(prev.id, { tags: prev.tags.filter((t) => t !== tag) });
+    }
+    await this.redis.hset(key, run.workflow.name, run.id);
+    const fresh = await this.get(run.id);
+    if (!fresh.tags.includes(tag)) await this.update(run.id, { tags: [...fresh.tags, tag] });
+  }
+}
+
+function encodePatch(patch: RunPatch): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v !== undefined) fields[k] = JSON.stringify(v);
+  }
+  return fields;
+}
+
+function decodeRun(h: Record<string, string>): Run {
+  const doc = JSON.parse(h.doc ?? "{}") as Omit<Run, MutableField>;
+  const mutable: Record<string, unknown> = {};
+  for (const f of MUTABLE) {
+    const raw = h[f];
+    if (raw !== undefined) mutable[f] = JSON.parse(raw);
+  }
+  const status = mutable.status as RunStatus;
+  if (!RUN_STATUSES.includes(status)) throw new Error(`run ${doc.id} has an unknown status ${String(status)}`);
+  return {
+    ...doc,
+    ...(mutable as Pick<Run, MutableField>),
+    logBytes: Number(mutable.logBytes ?? 0),
+    artifacts: (mutable.artifacts as ArtifactFile[] | undefined) ?? [],
+    tags: (mutable.tags as string[] | undefined) ?? [],
+    concluded: mutable.concluded === true,
+  };
+}
+
+export { ACTIVE_STATUSES };

@@ -1,0 +1,71 @@
+import { InvalidInputError } from "../errors.js";
+import { formatDependencyRef, planRunGroup } from "../workflow/index.js";
+import type { Workflow } from "../workflow/types.js";
+import { newRunId, type RunStore } from "./run-store.js";
+import type { Run, RunInput, Trigger } from "./types.js";
+
+export interface SubmitInput {
+  repo: string;
+  installationId?: number;
+  commit: string;
+  ref?: string;
+  trigger: Trigger;
+  workflows: Workflow[];
+  target: string | Workflow;
+  variables: Record<string, string>;
+  code: Run["code"];
+}
+
+/**
+ * Plans `target` with its dependencies and creates one run per workflow of the group, all
+ * `submitted`. Tag dependencies (`download:v1`, `download:latest`) are resolved against the run
+ * store here: a missing or unfinished one refuses the whole group before anything is created.
+ * Returns the runs dependencies first, target last; the caller publishes and enqueues them.
+ */
+export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInput): Promise<Run[]> {
+  const plan = planRunGroup(input.workflows, input.target);
+  const ids = new Map(plan.nodes.map((n) => [n.workflow.name, newRunId()] as const));
+  const groupId = ids.get(plan.target) ?? newRunId();
+
+  const reused = new Map<string, RunInput[]>();
+  for (const node of plan.nodes) {
+    const inputs: RunInput[] = [];
+    for (const ref of node.reuse) {
+      const repo = ref.repo ?? input.repo;
+      const run = await deps.store.resolveTag(repo, ref.workflow, ref.tag);
+      const what = `\`${formatDependencyRef(ref)}\` (a dependency of ${node.workflow.name})`;
+      if (run === undefined) {
+        throw new InvalidInputError(
+          ref.tag === "latest"
+            ? `${what}: ${ref.workflow ?? "that workflow"} has no successful run in ${repo} yet; run it first`
+            : `${what}: no run in ${repo} is tagged ${ref.tag}; tag one with \`/dstack tag <run> ${ref.tag}\``,
+          "unknown_tag",
+        );
+      }
+      if (run.status !== "done") throw new InvalidInputError(`${what}: run ${run.id} ended ${run.status}, so it has no artifacts to reuse`, "unknown_tag");
+      inputs.push({ runId: run.id, workflow: run.workflow.name });
+    }
+    reused.set(node.workflow.name, inputs);
+  }
+
+  const runs: Run[] = [];
+  for (const node of plan.nodes) {
+    const needs = node.needs.map((n) => ids.get(n) as string);
+    const { run } = await deps.store.create({
+      id: ids.get(node.workflow.name),
+      repo: input.repo,
+      installationId: input.installationId,
+      workflow: node.workflow,
+      commit: input.commit,
+      ref: input.ref,
+      trigger: input.trigger,
+      groupId,
+      needs,
+      inputs: [...node.needs.map((n) => ({ runId: ids.get(n) as string, workflow: n })), ...(reused.get(node.workflow.name) ?? [])],
+      code: input.code,
+      variables: input.variables,
+    });
+    runs.push(run);
+  }
+  return runs;
+}

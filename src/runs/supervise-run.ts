@@ -1,0 +1,178 @@
+import { runLogKey, type ArtifactStore } from "../artifacts/index.js";
+import type { Logger } from "../logger.js";
+import type { RunnerBackend } from "../../runners/types.js";
+import type { LogStore } from "./log-store.js";
+import type { RunPublisher } from "./publisher.js";
+import type { RunStore } from "./run-store.js";
+import { isTerminal, type Run, type RunStatus } from "./types.js";
+
+export interface SuperviseOptions {
+  maxRunMinutes: number;
+  /** An agent silent for longer than this is lost (default 30 s). */
+  heartbeatLeaseMs: number;
+  /** Minimum time between two log-tail publications of one run (default 3 s). */
+  publishIntervalMs: number;
+  /** How often the supervisor looks at the run (default 500 ms). */
+  pollMs: number;
+  /** Bytes of log tail handed to publishers. */
+  tailBytes: number;
+}
+
+export const DEFAULT_SUPERVISE_OPTIONS: Omit<SuperviseOptions, "maxRunMinutes"> = {
+  heartbeatLeaseMs: 30_000,
+  publishIntervalMs: 3_000,
+  pollMs: 500,
+  tailBytes: 60_000,
+};
+
+export interface SuperviseDeps {
+  store: RunStore;
+  logs: LogStore;
+  artifacts: ArtifactStore;
+  backend: RunnerBackend;
+  publisherFor(run: Run): Promise<RunPublisher>;
+  /** Environment that lets the agent reach this service for `run` with `token`. */
+  agentEnv(run: Run, token: string): Record<string, string>;
+  enqueueRun(runId: string): Promise<void>;
+  log: Pick<Logger, "info" | "warn" | "error">;
+  options: SuperviseOptions;
+  now?: () => number;
+}
+
+/** Thrown when the process shuts down mid-run: the run is left as it is for another process to adopt. */
+export class SupervisionInterrupted extends Error {}
+
+/**
+ * Drives one run from `submitted` to a published conclusion, and adopts a run in any state after
+ * a crash: every step reads the run from Redis and moves it with compare-and-set transitions, so
+ * two supervisors of the same run can never both launch or both conclude it.
+ */
+export async function superviseRun(deps: SuperviseDeps, runId: string, signal: AbortSignal): Promise<void> {
+  const now = deps.now ?? Date.now;
+  let run = await deps.store.find(runId);
+  if (run === undefined || run.concluded) return;
+  const log = deps.log;
+
+  if (run.status === "submitted") {
+    const ready = await checkNeeds(deps, run);
+    if (ready === "wait") return;
+    if (ready !== "ok") {
+      await deps.store.transition(run.id, "failed", { from: ["submitted"], patch: { reason: ready } });
+    } else {
+      const refusal = deps.backend.check(run);
+      if (refusal !== undefined) {
+        await deps.store.transition(run.id, "failed", { from: ["submitted"], patch: { reason: refusal } });
+      } else if (await deps.store.transition(run.id, "provisioning", { from: ["submitted"], patch: { heartbeatAt: now() } })) {
+        await launch(deps, await deps.store.get(run.id), signal);
+      }
+    }
+    run = await deps.store.get(runId);
+  } else if (run.status === "provisioning" && run.machine === undefined) {
+    // Crashed between the transition and the launch: launch again (the token rotates, so a
+    // half-started earlier agent, if any, is refused and stops by itself).
+    await launch(deps, run, signal);
+    run = await deps.store.get(runId);
+  }
+
+  const publisher = await deps.publisherFor(run);
+  let lastPublishedBytes = -1;
+  let lastPublishedStatus: RunStatus | undefined;
+  let lastPublishAt = 0;
+  while (!isTerminal(run.status)) {
+    if (signal.aborted) throw new SupervisionInterrupted("shutting down; another process adopts the run");
+    const t = now();
+    const startedAt = run.startedAt ?? run.createdAt;
+    if (run.stopRequested !== undefined) {
+      await endRun(deps, run, run.stopRequested.startsWith("timed out") ? "timed_out" : "stopped", run.stopRequested);
+    } else if (t - startedAt > deps.options.maxRunMinutes * 60_000) {
+      await endRun(deps, run, "timed_out", `timed out after ${deps.options.maxRunMinutes} minutes (DSTACK_MAX_RUN_MINUTES)`);
+    } else if (run.machine !== undefined) {
+      const silentMs = t - (run.heartbeatAt ?? startedAt);
+      const state = await deps.backend.state(run.machine);
+      if (state === "gone" || silentMs > deps.options.heartbeatLeaseMs) {
+        // The agent reports its end before it exits, so a run still active here is really lost.
+        const fresh = await deps.store.get(run.id);
+        if (!isTerminal(fresh.status)) {
+          const why = state === "gone" ? "the runner process exited without reporting" : `no heartbeat for ${Math.round(silentMs / 1000)} s`;
+          log.warn({ runId: run.id, why }, "runner lost");
+          await endRun(deps, fresh, "failed", `runner lost: ${why}`);
+        }
+      }
+    }
+    run = await deps.store.get(runId);
+    if (isTerminal(run.status)) break;
+    const changed = run.logBytes !== lastPublishedBytes || run.status !== lastPublishedStatus;
+    if (changed && t - lastPublishAt >= deps.options.publishIntervalMs && run.status !== "provisioning") {
+      lastPublishAt = t;
+      lastPublishedBytes = run.logBytes;
+      lastPublishedStatus = run.status;
+      try {
+        await publisher.progress(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+      } catch (err) {
+        // A failed log-tail update never fails a run; the next tick tries again.
+        log.warn({ runId: run.id, err }, "publishing progress failed");
+      }
+    }
+    await sleep(deps.options.pollMs, signal);
+    run = await deps.store.get(runId);
+  }
+  await conclude(deps, run, publisher);
+}
+
+async function checkNeeds(deps: SuperviseDeps, run: Run): Promise<"ok" | "wait" | string> {
+  for (const id of run.needs) {
+    const need = await deps.store.find(id);
+    if (need === undefined) return `dependency run ${id} does not exist`;
+    if (!isTerminal(need.status)) return "wait";
+    if (need.status !== "done") return `dependency ${need.workflow.name} (run ${need.id}) ended ${need.status}`;
+  }
+  return "ok";
+}
+
+async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
+  const token = await deps.store.rotateToken(run.id);
+  try {
+    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal });
+    await deps.store.update(run.id, { machine, heartbeatAt: (deps.now ?? Date.now)() });
+    deps.log.info({ runId: run.id, machine: machine.description }, "machine ready");
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await deps.store.transition(run.id, "failed", { patch: { reason: `could not start a runner: ${message}` } });
+  }
+}
+
+async function endRun(deps: SuperviseDeps, run: Run, status: RunStatus, reason: string): Promise<void> {
+  if (run.machine !== undefined) await deps.backend.release(run.machine);
+  await deps.store.transition(run.id, status, { patch: { reason } });
+}
+
+async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher): Promise<void> {
+  if (run.machine !== undefined) await deps.backend.release(run.machine);
+  await deps.logs.finish(run.id);
+  const file = deps.logs.openFile(run.id);
+  if (file !== undefined) {
+    await deps.artifacts.put(runLogKey(run.id), file).catch((err: unknown) => {
+      deps.log.warn({ runId: run.id, err }, "keeping the full log in the artifact store failed");
+    });
+  }
+  if (run.status === "done") await deps.store.markLatestSuccess(run);
+  await publisher.conclude(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+  await deps.store.update(run.id, { concluded: true });
+  deps.log.info({ runId: run.id, status: run.status, reason: run.reason }, "run concluded");
+  // Wake the runs that wait on this one: they start, or fail because this one did not succeed.
+  for (const other of await deps.store.groupRuns(run.groupId)) {
+    if (other.needs.includes(run.id) && other.status === "submitted") await deps.enqueueRun(other.id);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,254 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { Probot, ProbotOctokit } from "probot";
+import type { Redis } from "ioredis";
+import { Queues } from "../queue/queues.js";
+import { startReaper } from "../queue/reaper.js";
+import { startWorkers, type Workers } from "../queue/workers.js";
+import { createBackend, type RunnerBackend } from "../runners/index.js";
+import { mountAgentApi } from "./api/agent-api.js";
+import { mountPages } from "./api/pages.js";
+import { createApp } from "./app.js";
+import { createArtifactStore, type ArtifactStore } from "./artifacts/index.js";
+import type { Config } from "./config.js";
+import { createCheckRunPublisher } from "./github/check-run-publisher.js";
+import type { GitHubClient } from "./github/client.js";
+import { createGitHubCodeSource } from "./github/github-code-source.js";
+import { createWebhookIntake } from "./github/webhook-intake.js";
+import { Router, sendJson } from "./http/router.js";
+import { loadKeys, type ServiceKeys } from "./keys.js";
+import type { Logger } from "./logger.js";
+import { connectRedis } from "./redis.js";
+import type { CodeSource } from "./runs/code-source.js";
+import { LogStore } from "./runs/log-store.js";
+import { silentPublisher } from "./runs/publisher.js";
+import { RunStore } from "./runs/run-store.js";
+import type { SecretsProvider } from "./runs/secrets-provider.js";
+import { DEFAULT_SUPERVISE_OPTIONS, superviseRun, type SuperviseOptions } from "./runs/supervise-run.js";
+
+export interface ServiceOverrides {
+  /** Redis key prefix (tests use one per file). Default `dstack`. */
+  prefix?: string;
+  /** Probot's Octokit class (tests disable retries and throttling). */
+  Octokit?: typeof ProbotOctokit;
+  /** Extra environment for local agents. */
+  agentEnv?: Record<string, string | undefined>;
+  supervise?: Partial<SuperviseOptions>;
+  heartbeatSeconds?: number;
+  reaperIntervalMs?: number;
+}
+
+export interface Service {
+  url: string;
+  port: number;
+  keys: ServiceKeys;
+  store: RunStore;
+  artifacts: ArtifactStore;
+  queues: Queues;
+  redis: Redis;
+  /** Stops everything in reverse start order; idempotent. Running local agents are left to be adopted. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the service from its configuration (the composition root's body): HTTP server (webhooks,
+ * agent API, pages, health) for the web role, BullMQ workers and the reaper for the worker role.
+ */
+export async function startService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
+  const prefix = overrides.prefix ?? "dstack";
+  const closers: Array<() => Promise<void>> = [];
+  const redis = connectRedis(config.redisUrl);
+  redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+  closers.push(async () => void redis.disconnect());
+  const keys = loadKeys({ dataDir: config.dataDir, apiToken: config.apiToken, secretsKey: config.secretsKey });
+  const artifacts = createArtifactStore(config.artifactsUrl, {
+    publicUrl: config.publicUrl,
+    signingKey: keys.signingKey,
+    s3Config: {
+      region: config.s3.region ?? "us-east-1",
+      ...(config.s3.endpoint !== undefined ? { endpoint: config.s3.endpoint, forcePathStyle: true } : {}),
+      ...(config.s3.accessKeyId !== undefined && config.s3.secretAccessKey !== undefined
+        ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } }
+        : {}),
+    },
+  });
+  closers.push(() => artifacts.close());
+  const store = new RunStore({ redis, prefix });
+  const logs = new LogStore({ redis, prefix, dir: path.join(config.dataDir, "logs") });
+  closers.push(() => logs.close());
+  const queueConnection = connectRedis(config.redisUrl);
+  queueConnection.on("error", () => undefined);
+  const queues = new Queues({ connection: queueConnection, prefix: `${prefix}:bull` });
+  closers.push(async () => {
+    await queues.close();
+    queueConnection.disconnect();
+  });
+  const backend: RunnerBackend = createBackend(config.backend, { local: { dataDir: config.dataDir, env: overrides.agentEnv } });
+  closers.push(() => backend.close());
+
+  const secrets: SecretsProvider = { forRun: async () => ({}) };
+
+  let probot: Probot | undefined;
+  if (config.github !== undefined) {
+    probot = new Probot({
+      appId: config.github.appId,
+      privateKey: config.github.privateKey,
+      secret: config.github.webhookSecret,
+      baseUrl: config.github.apiBaseUrl,
+      log: log.child({ name: "probot" }) as never,
+      ...(overrides.Octokit !== undefined ? { Octokit: overrides.Octokit } : {}),
+    });
+    await probot.load(
+      createApp({
+        store,
+        redis,
+        prefix,
+        publicUrl: config.publicUrl,
+        enqueueRun: (id) => queues.enqueueRun(id),
+        check: (w) => backend.check({ workflow: w }),
+      }),
+    );
+  } else {
+    log.info("GitHub is off (APP_ID, PRIVATE_KEY and WEBHOOK_SECRET are not set): the API and the CLI still work");
+  }
+  const github = async (installationId: number): Promise<GitHubClient> => {
+    if (probot === undefined) throw new Error("GitHub is not configured");
+    return (await probot.auth(installationId)) as unknown as GitHubClient;
+  };
+  const code: CodeSource = createGitHubCodeSource({
+    apiBaseUrl: config.github?.apiBaseUrl ?? "https://api.github.com",
+    installationToken: async (installationId) => {
+      if (probot === undefined) throw new Error("GitHub is not configured");
+      const octokit = await probot.auth(installationId);
+      const auth = (await octokit.auth({ type: "installation" })) as { token: string };
+      return auth.token;
+    },
+  });
+
+  // Web role: one node:http server. Routes are matched by a tiny router (the webhook path is hot).
+  let server: Server | undefined;
+  let port = config.port;
+  if (config.role !== "worker") {
+    const router = new Router(log);
+    router.add("GET", "/healthz", async (ctx) => {
+      const ok = await Promise.race([
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+      ]);
+      sendJson(ctx.res, ok ? 200 : 503, { status: ok ? "ok" : "redis unavailable", github: config.github !== undefined });
+    });
+    if (config.github !== undefined) {
+      const intake = createWebhookIntake({
+        secret: config.github.webhookSecret,
+        redis,
+        prefix,
+        enqueue: (job) => queues.enqueueEvent(job),
+        log,
+      });
+      router.add("POST", "/api/github/webhooks", (ctx) => intake(ctx.req, ctx.res));
+    }
+    mountAgentApi(router, {
+      store,
+      logs,
+      artifacts,
+      code,
+      secrets,
+      maxRunMinutes: config.maxRunMinutes,
+      heartbeatSeconds: overrides.heartbeatSeconds ?? 5,
+    });
+    mountPages(router, { store, logs, artifacts, apiToken: keys.apiToken, signingKey: keys.signingKey, publicUrl: config.publicUrl });
+    server = createServer((req, res) => {
+      router.handle(req, res).then(
+        (handled) => {
+          if (!handled) sendJson(res, 404, { code: "not_found", message: `nothing at ${req.method} ${req.url?.split("?")[0]}` });
+        },
+        (err: unknown) => {
+          log.error({ err }, "request failed");
+          if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "internal error" });
+        },
+      );
+    });
+    server.keepAliveTimeout = 65_000;
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(config.port, config.host, () => resolve());
+    });
+    port = (s.address() as AddressInfo).port;
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        }),
+    );
+  }
+  const agentUrl = config.backend === "local" ? `http://127.0.0.1:${port}` : config.publicUrl;
+
+  // Worker role: webhook events, run supervisors and the reaper.
+  if (config.role !== "web") {
+    const superviseOptions: SuperviseOptions = { ...DEFAULT_SUPERVISE_OPTIONS, maxRunMinutes: config.maxRunMinutes, ...overrides.supervise };
+    const workers: Workers = startWorkers({
+      connection: queueConnection,
+      prefix: `${prefix}:bull`,
+      maxRuns: config.maxRuns,
+      log,
+      processEvent: async (job) => {
+        if (probot === undefined) return;
+        await probot.receive({ id: job.id, name: job.name, payload: job.payload } as never);
+      },
+      processRun: (job, signal) =>
+        superviseRun(
+          {
+            store,
+            logs,
+            artifacts,
+            backend,
+            publisherFor: async (run) =>
+              run.installationId === undefined || probot === undefined
+                ? silentPublisher
+                : createCheckRunPublisher({ github: await github(run.installationId), artifacts, store, publicUrl: config.publicUrl }),
+            agentEnv: (run, token) => ({ DSTACK_AGENT_URL: agentUrl, DSTACK_AGENT_RUN_ID: run.id, DSTACK_AGENT_TOKEN: token }),
+            enqueueRun: (id) => queues.enqueueRun(id),
+            log: log.child({ runId: job.runId }),
+            options: superviseOptions,
+          },
+          job.runId,
+          signal,
+        ),
+    });
+    closers.push(() => workers.close());
+    const reaper = startReaper(
+      { activeRunIds: () => store.activeRunIds(), hasRunJob: (id) => queues.hasRunJob(id), enqueueRun: (id) => queues.enqueueRun(id), log },
+      overrides.reaperIntervalMs,
+    );
+    closers.push(() => reaper.close());
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    keys,
+    store,
+    artifacts,
+    queues,
+    redis,
+    close() {
+      closed ??= (async () => {
+        for (const close of closers.reverse()) {
+          try {
+            await close();
+          } catch (err) {
+            log.warn({ err }, "a shutdown step failed; continuing with the others");
+          }
+        }
+      })();
+      return closed;
+    },
+  };
+}

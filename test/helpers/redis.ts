@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { Redis } from "ioredis";
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** A unique key prefix for this test file. */
+  prefix: string;
+  stop(): Promise<void>;
+  /** Kills the server hard (for fault tests); `start()` brings it back on the same port. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr !== null ? addr.port : 0));
+    });
+  });
+}
+
+/** Starts a private `redis-server` on a free port, no persistence, for one test file. */
+export async function startRedis(name: string): Promise<TestRedis> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
+    for (let i = 0; i < 100; i++) {
+      const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      c.on("error", () => {
+        /* not up yet: retried below */
+      });
+      try {
+        await c.connect();
+        await c.ping();
+        c.disconnect();
+        return;
+      } catch {
+        c.disconnect();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const kill = async () => {
+    const c = child;
+    if (c === undefined || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once("exit", () => resolve());
+      c.kill("SIGKILL");
+    });
+  };
+  await start();
+  return {
+    url,
+    port,
+    prefix: `t-${name}-${process.pid}`,
+    start,
+    kill,
+    stop: kill,
+  };
+}
