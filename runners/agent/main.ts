@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -52,7 +53,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
     let exitCode = 0;
     if (prepared.inProcess !== undefined) await prepared.inProcess(stop.signal);
     for (const step of prepared.steps) {
-      exitCode = await runStep(step, { cwd, env, out, shipper, signal: stop.signal });
+      exitCode = await runStep(step, { cwd, env, out, shipper, signal: stop.signal, pidFile: path.join(config.workDir, "step.pid") });
       if (exitCode !== 0) break;
     }
     if (stop.signal.aborted) throw stop.signal.reason;
@@ -102,11 +103,13 @@ async function fetchCode(client: AgentClient, dir: string, strip: number): Promi
 
 function runStep(
   step: Step,
-  ctx: { cwd: string; env: NodeJS.ProcessEnv; out: Output; shipper: LogShipper; signal: AbortSignal },
+  ctx: { cwd: string; env: NodeJS.ProcessEnv; out: Output; shipper: LogShipper; signal: AbortSignal; pidFile: string },
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    // Own process group, so a stop kills the workflow's whole tree, not just the shell.
+    // Own process group, so a stop kills the workflow's whole tree, not just the shell. The group
+    // id goes to a file so the backend can kill it too if this agent itself dies.
     const child = spawn(step.exe, step.args, { cwd: ctx.cwd, env: ctx.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    if (child.pid !== undefined) writeFileSync(ctx.pidFile, String(child.pid));
     const onData = (stream: Readable) => (chunk: Buffer) => {
       if (!ctx.out.write(chunk)) {
         stream.pause();

@@ -65,7 +65,7 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
           backend: "local",
           id: String(pid),
           description: `local process ${pid} on ${os.hostname()}`,
-          details: { pid, host: os.hostname(), cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 1048576) },
+          details: { pid, host: os.hostname(), workDir, cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 1048576) },
         };
       } finally {
         closeSync(logFd);
@@ -76,13 +76,15 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
       return isAlive(Number(machine.id)) ? "running" : "gone";
     },
     async release(machine: Machine): Promise<void> {
-      const pid = Number(machine.id);
-      if (machine.details.host !== os.hostname() || !isAlive(pid)) return;
-      signalGroup(pid, "SIGTERM");
-      for (let waited = 0; waited < KILL_GRACE_MS && isAlive(pid); waited += 100) {
+      if (machine.details.host !== os.hostname()) return;
+      // The agent's group, and the workflow step's own group (it outlives a killed agent).
+      const pids = [Number(machine.id), stepPid(String(machine.details.workDir ?? ""))].filter((p) => isAlive(p));
+      if (pids.length === 0) return;
+      for (const pid of pids) signalGroup(pid, "SIGTERM");
+      for (let waited = 0; waited < KILL_GRACE_MS && pids.some(isAlive); waited += 100) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      signalGroup(pid, "SIGKILL");
+      for (const pid of pids) signalGroup(pid, "SIGKILL");
     },
     async close() {
       // Agents keep running on purpose: the next service start adopts their runs.
@@ -96,6 +98,15 @@ function resolveAgentEntry(here: string): string {
   const sibling = path.join(here, "..", "agent", "main.js");
   if (here.includes(`${path.sep}dist${path.sep}`)) return sibling;
   return path.join(here, "..", "..", "dist", "runners", "agent", "main.js");
+}
+
+function stepPid(workDir: string): number {
+  if (workDir === "") return 0;
+  try {
+    return Number(readFileSync(path.join(workDir, "step.pid"), "utf8"));
+  } catch {
+    return 0;
+  }
 }
 
 function isAlive(pid: number): boolean {
