@@ -54,8 +54,10 @@ export function startWorkers(options: WorkerOptions): Workers {
   return {
     close() {
       closed ??= (async () => {
+        // Supervisors see the abort, leave their runs as they are and fail their jobs (removed),
+        // so another process's reaper adopts the runs at once instead of after the lock expires.
         shutdown.abort();
-        await Promise.allSettled([events.close(), runs.close(true)]);
+        await Promise.allSettled([events.close(), runs.close()]);
       })();
       return closed;
     },

@@ -19,6 +19,9 @@ export interface Problem {
   /** Stable machine code, e.g. `unknown-field`, `unknown-dependency`, `yaml-syntax`. */
   code: string;
   message: string;
+  /** End of the offending node (1-based, inclusive line; column just past it), when known. */
+  endLine?: number;
+  endColumn?: number;
 }
 
 export interface GpuSpec {
@@ -35,6 +38,8 @@ export interface Resources {
   shmSizeMiB?: number;
   interruptible: boolean;
   nodes?: number;
+  /** `local: true` (Oct 2022+): run on the machine that asked, not in the cloud. */
+  local?: boolean;
 }
 
 export interface ArtifactSpec {
@@ -50,8 +55,8 @@ export interface ArtifactSpec {
  *   `tag: "latest"` means the run tagged latest, else the latest successful run of `workflow`.
  */
 export type DependencyRef =
-  | { kind: "workflow"; workflow: string; repo?: string }
-  | { kind: "tag"; tag: string; workflow?: string; repo?: string };
+  | { kind: "workflow"; workflow: string; repo?: string; mount?: boolean }
+  | { kind: "tag"; tag: string; workflow?: string; repo?: string; mount?: boolean };
 
 export interface Triggers {
   /** Present when the workflow runs on push; `branches` are globs, empty means every branch. */
@@ -94,6 +99,52 @@ export interface Workflow {
   on: Triggers;
   /** Where the workflow is defined. */
   source: { file: string; line: number; column: number };
+  /**
+   * The variables this workflow sees (`global`, its own section of `.dstack/variables.yaml`, then
+   * `LoadOptions.variables`), by their names as written; also given to it in `env` upper-cased.
+   */
+  variables?: Record<string, string>;
+  /** True when a field uses `${{ run.args }}` (extra `dstack run` arguments reach the workflow). */
+  usesRunArgs?: boolean;
+  /** fastapi: the app, `module:attribute`. */
+  app?: string;
+  /** tensorboard: the runs whose logs it shows, and the log folder within them. */
+  runs?: string[];
+  logdir?: string;
+  /**
+   * Where the provider comes from when it is not built in: `custom` = `.dstack/providers.yaml` of
+   * this repository, `repo` = `provider: {repo, name}` (then `provider` is `owner/repo/name`).
+   * Absent for built-in providers. Neither kind is executable yet (see `unsupportedProviderMessage`).
+   */
+  providerSource?: { kind: "custom" } | { kind: "repo"; repo: string };
+}
+
+/** Resource changes asked for on the command line (`dstack run train --gpu 2 -i`). */
+export interface ResourceOverrides {
+  gpu?: { count?: number; name?: string; memoryMiB?: number };
+  cpu?: number;
+  memoryMiB?: number;
+  shmSizeMiB?: number;
+  interruptible?: boolean;
+  local?: boolean;
+}
+
+/** A tag dependency, reused from the run store instead of run in the group. */
+export type TagDependency = DependencyRef & { kind: "tag" };
+
+/** One workflow of a run group and what it waits for. */
+export interface RunGroupNode {
+  workflow: Workflow;
+  /** Names of the workflows of this group it waits for (their artifacts are restored first). */
+  needs: string[];
+  /** Tag dependencies, resolved by the caller against the run store. */
+  reuse: TagDependency[];
+}
+
+/** The workflows to run for one target, dependencies first (topological, deterministic), target last. */
+export interface RunGroupPlan {
+  target: string;
+  nodes: RunGroupNode[];
 }
 
 export interface LoadResult {

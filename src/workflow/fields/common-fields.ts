@@ -1,0 +1,50 @@
+import type { FieldSpec } from "./field-context.js";
+import { readArtifacts } from "./read-artifacts.js";
+import { readDependencies } from "./read-dependencies.js";
+import { readResources } from "./read-resources.js";
+import { readTriggers } from "./read-triggers.js";
+import { readText } from "./value-readers.js";
+
+/** Fields every workflow takes, whatever its provider (`name` and `provider` are read first, apart). */
+
+const helpField: FieldSpec = {
+  canonical: "help",
+  read(entry, ctx, w) {
+    const help = readText(entry, ctx, 'help: "Trains the model"');
+    if (help !== undefined) w.help = help.trim();
+  },
+};
+
+const dependsOnField: FieldSpec = {
+  canonical: "depends-on",
+  read(entry, ctx, w) {
+    const located = readDependencies(entry, ctx);
+    ctx.dependencies.push(...located);
+    w.dependsOn.push(...located.map((d) => d.ref));
+  },
+};
+
+export const COMMON_FIELDS: Readonly<Record<string, FieldSpec>> = {
+  help: helpField,
+  "depends-on": dependsOnField,
+  // `deps` is the Aug-Dec 2022 name; DESIGN.md §2 keeps `depends-on`, both load without a warning.
+  deps: dependsOnField,
+  artifacts: {
+    canonical: "artifacts",
+    read(entry, ctx, w) {
+      w.artifacts = readArtifacts(entry, ctx);
+    },
+  },
+  resources: {
+    canonical: "resources",
+    read(entry, ctx, w) {
+      readResources(entry, ctx, w.resources);
+    },
+  },
+  on: {
+    canonical: "on",
+    read(entry, ctx, w) {
+      w.on = readTriggers(entry, ctx);
+    },
+  },
+};

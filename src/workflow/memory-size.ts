@@ -1,0 +1,29 @@
+const UNIT_MIB: Readonly<Record<string, number>> = {
+  "": 1,
+  k: 1 / 1024,
+  kb: 1 / 1024,
+  kib: 1 / 1024,
+  m: 1,
+  mb: 1,
+  mib: 1,
+  g: 1024,
+  gb: 1024,
+  gib: 1024,
+  t: 1024 * 1024,
+  tb: 1024 * 1024,
+  tib: 1024 * 1024,
+};
+
+/**
+ * Parses a memory size into MiB: `16GB` -> 16384, `512MB` -> 512, `1.5GiB` -> 1536, `1024` -> 1024.
+ * Like dstack in 2022, `GB` and `GiB` both mean 1024 MiB. A fraction of a MiB rounds up.
+ * Returns undefined for anything else.
+ */
+export function parseMemorySizeMiB(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(text);
+  if (!match) return undefined;
+  const factor = UNIT_MIB[(match[2] ?? "").toLowerCase()];
+  if (factor === undefined) return undefined;
+  const mib = Number(match[1]) * factor;
+  return Number.isFinite(mib) ? Math.ceil(mib - 1e-9) : undefined;
+}

@@ -1,0 +1,15 @@
+import type { ProviderSchema } from "../fields/field-context.js";
+import { commandsAsSetup, portsField, pythonEnvironmentFields } from "../fields/shared-fields.js";
+
+/** Dev environments: VS Code (`code`), JupyterLab (`lab`), Jupyter (`notebook`); parsed, not executable yet. */
+function devEnvironment(id: string): ProviderSchema {
+  return {
+    id,
+    fields: { ...pythonEnvironmentFields, commands: commandsAsSetup, ports: portsField },
+    required: [],
+  };
+}
+
+export const codeProvider = devEnvironment("code");
+export const labProvider = devEnvironment("lab");
+export const notebookProvider = devEnvironment("notebook");

@@ -1,0 +1,178 @@
+import { isMap, isScalar } from "yaml";
+import type { Node, YAMLMap } from "yaml";
+import { didYouMean } from "./did-you-mean.js";
+import { COMMON_FIELDS } from "./fields/common-fields.js";
+import type { FieldContext, FieldSpec } from "./fields/field-context.js";
+import type { LocatedDependency } from "./fields/field-context.js";
+import { misplacedResources } from "./fields/shared-fields.js";
+import { LEGACY_KEYS, reportLegacyDependsOn, reportLegacyKey, reportMissingProvider, reportShellVariables } from "./legacy-dialect.js";
+import { BUILTIN_PROVIDERS } from "./provider-registry.js";
+import { resolveProvider } from "./resolve-provider.js";
+import type { ResolvedProvider } from "./resolve-provider.js";
+import { substituteVariables } from "./substitute-variables.js";
+import type { SubstitutionScope } from "./substitute-variables.js";
+import type { LoadOptions, Workflow } from "./types.js";
+import { variableEnvName } from "./variable-env-name.js";
+import { describeNode, scalarSource } from "./yaml-file.js";
+import type { Entry, YamlFile } from "./yaml-file.js";
+
+/** What reading a workflow needs from the other files. */
+export interface WorkflowReadContext {
+  /** Names of the providers of `.dstack/providers.yaml`. */
+  customProviders: ReadonlySet<string>;
+  /** The variables a workflow sees, and where to define a missing one (for messages). */
+  scopeFor(workflow: string): Pick<SubstitutionScope, "variables" | "defineHint">;
+  run: LoadOptions["run"];
+}
+
+/** A workflow read from its list item: `workflow` is undefined when it has no usable name or provider. */
+export interface ReadWorkflowResult {
+  workflow?: Workflow;
+  name?: string;
+  nameNode?: Node;
+  dependencies: LocatedDependency[];
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Reads one item of `workflows:`, reporting every problem of it. */
+export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowReadContext): ReadWorkflowResult {
+  const entries = yaml.entries(item);
+  const nameEntry = entries.find((e) => e.key === "name");
+  const name = readName(nameEntry, item, entries, yaml);
+  const scope: SubstitutionScope = { ...context.scopeFor(name ?? ""), ...(context.run ? { run: context.run } : {}) };
+  let usesRunArgs = false;
+  const dependencies: LocatedDependency[] = [];
+  const ctx: FieldContext = {
+    yaml,
+    report: yaml.report,
+    text: (node) => substituteVariables(scalarSource(node), node, scope, yaml.report, () => (usesRunArgs = true)),
+    workflow: name ?? "",
+    provider: "",
+    dependencies,
+  };
+  const providerEntry = entries.find((e) => e.key === "provider");
+  const provider: ResolvedProvider | undefined = providerEntry ? resolveProvider(providerEntry, yaml, context.customProviders) : undefined;
+  if (providerEntry === undefined) reportMissingProvider(entries, item, nameEntry?.keyNode, yaml, name ?? "");
+
+  const start = yaml.report.position(yaml.report.range(item)[0]);
+  const workflow: Workflow = {
+    name: name ?? "",
+    provider: provider && provider.kind !== "unknown" ? provider.id : "",
+    args: [],
+    commands: [],
+    setup: [],
+    env: {},
+    artifacts: [],
+    resources: { interruptible: false },
+    dependsOn: [],
+    on: {},
+    source: { file: yaml.report.path, line: start.line, column: start.column },
+  };
+  const seen = new Map<string, string>();
+  const readField = (entry: Entry, spec: FieldSpec): void => {
+    const earlier = seen.get(spec.canonical);
+    if (earlier !== undefined && earlier !== entry.key) {
+      yaml.report.error(entry.keyNode, "conflicting-fields", `\`${entry.key}\` and \`${earlier}\` both set \`${spec.canonical}\`; keep only \`${spec.renamedTo ? earlier : entry.key}\``);
+      return;
+    }
+    seen.set(spec.canonical, entry.key);
+    if (spec.renamedTo !== undefined) {
+      const value = isScalar(entry.value) && entry.value.value !== null ? ` ${scalarSource(entry.value)}` : "";
+      yaml.report.warning(entry.keyNode, "renamed-field", spec.renameMessage ?? `\`${entry.key}\` is an older name of \`${spec.renamedTo}\`; write \`${spec.renamedTo}:${value}\``);
+    }
+    spec.read(entry, ctx, workflow);
+  };
+
+  for (const entry of entries) {
+    if (entry.key === "name" || entry.key === "provider") continue;
+    if (LEGACY_KEYS.has(entry.key)) {
+      reportLegacyKey(entry, yaml, name ?? "");
+      continue;
+    }
+    if ((entry.key === "depends-on" || entry.key === "deps") && isMap(entry.value)) {
+      dependencies.push(...reportLegacyDependsOn(entry, yaml));
+      continue;
+    }
+    const common = COMMON_FIELDS[entry.key];
+    if (common !== undefined) {
+      readField(entry, common);
+      continue;
+    }
+    if (provider?.kind === "builtin") {
+      const spec = provider.schema.fields[entry.key] ?? misplacedResources[entry.key];
+      if (spec !== undefined) readField(entry, spec);
+      else reportUnknownField(entry, provider.id, provider.schema.fields, yaml);
+    } else if (provider?.kind === "custom" || provider?.kind === "repo") {
+      // A custom provider gets the workflow's fields as written: read the ones every 2022 provider
+      // meant the same way (under their own names, so no rename warning), and leave the rest to it.
+      const spec = builtinField(entry.key);
+      if (spec !== undefined) readField(entry, { ...spec, renamedTo: undefined });
+    }
+    // No provider (or an unknown one): its fields cannot be judged; the provider error says what to do.
+  }
+
+  if (provider?.kind === "builtin") {
+    for (const required of provider.schema.required) {
+      if (!seen.has(required.canonical)) {
+        yaml.report.error(providerEntry?.keyNode ?? item, "missing-field", `workflow \`${workflow.name}\` (provider \`${provider.id}\`) needs \`${required.key}\`, e.g. \`${required.example}\``);
+      }
+    }
+  }
+  const variables = scope.variables;
+  const legacy = providerEntry === undefined;
+  for (const key of ["commands", "artifacts", "template"]) {
+    const entry = entries.find((e) => e.key === key);
+    if (entry !== undefined) reportShellVariables(entry.value, yaml, legacy, variables);
+  }
+  workflow.dependsOn = dependencies.map((d) => d.ref);
+  workflow.env = { ...variableEnv(variables), ...workflow.env };
+  workflow.variables = { ...variables };
+  if (usesRunArgs) workflow.usesRunArgs = true;
+  if (provider?.kind === "custom") workflow.providerSource = { kind: "custom" };
+  if (provider?.kind === "repo") workflow.providerSource = { kind: "repo", repo: provider.repo };
+  const usable = name !== undefined && provider !== undefined && provider.kind !== "unknown";
+  return { ...(usable ? { workflow } : {}), ...(name !== undefined ? { name } : {}), ...(nameEntry ? { nameNode: nameEntry.value ?? nameEntry.keyNode } : {}), dependencies };
+}
+
+function readName(entry: Entry | undefined, item: YAMLMap, entries: readonly Entry[], yaml: YamlFile): string | undefined {
+  if (entry === undefined) {
+    const id = entries.find((e) => e.key === "id");
+    if (id === undefined) yaml.report.error(item, "missing-field", "a workflow needs a `name`, e.g. `- name: train`");
+    return id && isScalar(id.value) && id.value.value !== null ? scalarSource(id.value).trim() : undefined;
+  }
+  if (!isScalar(entry.value) || entry.value.value === null) {
+    yaml.report.error(entry.value ?? entry.keyNode, "invalid-name", `\`name\` must be a single word, e.g. \`name: train\`; got ${describeNode(entry.value)}`);
+    return undefined;
+  }
+  const name = scalarSource(entry.value).trim();
+  if (!NAME.test(name)) {
+    yaml.report.error(entry.value, "invalid-name", `\`${name}\` cannot be a workflow name: use letters, digits, \`-\`, \`_\` and \`.\` (\`:\` and \`/\` mean tags and repositories in \`depends-on\`)`);
+    return undefined;
+  }
+  return name;
+}
+
+function reportUnknownField(entry: Entry, provider: string, fields: Readonly<Record<string, FieldSpec>>, yaml: YamlFile): void {
+  const own = [...Object.keys(COMMON_FIELDS), ...Object.keys(fields).filter((k) => fields[k]?.renamedTo === undefined), "name", "provider"];
+  const hint = didYouMean(entry.key, own);
+  const owners = [...BUILTIN_PROVIDERS.values()].filter((p) => p.fields[entry.key] !== undefined).map((p) => `\`${p.id}\``);
+  const elsewhere = owners.length > 0 ? ` (\`${entry.key}\` is a field of ${owners.join(", ")})` : "";
+  const known = hint ? "" : `; \`${provider}\` takes ${own.filter((k) => k !== "name" && k !== "provider").map((k) => `\`${k}\``).join(", ")}`;
+  yaml.report.error(entry.keyNode, "unknown-field", `unknown field \`${entry.key}\` for provider \`${provider}\`${hint}${elsewhere}${known}`);
+}
+
+/** The field spec the first built-in provider has for `key` (resources at the top level included). */
+function builtinField(key: string): FieldSpec | undefined {
+  for (const schema of BUILTIN_PROVIDERS.values()) {
+    const spec = schema.fields[key];
+    if (spec !== undefined) return spec;
+  }
+  return misplacedResources[key];
+}
+
+function variableEnv(variables: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
+  return env;
+}

@@ -1,0 +1,68 @@
+import type { Scalar } from "yaml";
+import { didYouMean } from "./did-you-mean.js";
+import type { FileReporter } from "./file-reporter.js";
+import { shellJoin } from "./shell-quote.js";
+
+/** What `${{ ... }}` may refer to in one workflow. */
+export interface SubstitutionScope {
+  /** The workflow's variables, by name as written (`batch-size`). */
+  variables: Readonly<Record<string, string>>;
+  /** Values of `${{ run.name }}` / `${{ run.args }}`; when absent those are kept as written. */
+  run?: { name?: string; args?: readonly string[] };
+  /** Where to define a missing variable, for the error message (`.dstack/variables.yaml` under `train:`). */
+  defineHint: string;
+}
+
+const EXPRESSION = /\$\{\{([^}]*)\}\}/g;
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Replaces every `${{ name }}` in a scalar's text. Unknown names and malformed expressions are
+ * reported at their exact position and left as written. `onRunArgs` is told when `${{ run.args }}` is used.
+ */
+export function substituteVariables(
+  text: string,
+  node: Scalar,
+  scope: SubstitutionScope,
+  report: FileReporter,
+  onRunArgs: () => void,
+): string {
+  if (!text.includes("${{")) return text;
+  const raw = rawSource(node, report);
+  const result = text.replace(EXPRESSION, (whole: string, inner: string) => {
+    const name = inner.trim();
+    const where = locate(raw, whole, node);
+    if (name === "run.args") {
+      onRunArgs();
+      return scope.run ? shellJoin(scope.run.args ?? []) : whole;
+    }
+    if (name === "run.name") return scope.run ? (scope.run.name ?? "") : whole;
+    if (!NAME.test(name)) {
+      report.error(where, "invalid-substitution", `\`${whole}\` is not a variable reference; write \`\${{ name }}\` with a variable name (letters, digits, \`-\`, \`_\`, \`.\`)`);
+      return whole;
+    }
+    const value = scope.variables[name];
+    if (value !== undefined) return value;
+    const hint = didYouMean(name, [...Object.keys(scope.variables), "run.name", "run.args"]);
+    const define = `define it in ${scope.defineHint}, or pass \`--${name} VALUE\` to \`dstack run\``;
+    report.error(where, "unknown-variable", `unknown variable \`${name}\`${hint ? `${hint} Otherwise ${define}` : `: ${define}`}`);
+    return whole;
+  });
+  const unclosed = result.replace(EXPRESSION, "").indexOf("${{");
+  if (unclosed >= 0) {
+    const offset = raw.text.indexOf("${{", 0);
+    report.error(offset >= 0 ? raw.start + offset : node, "invalid-substitution", "`${{` is not closed; write `${{ name }}`");
+  }
+  return result;
+}
+
+function rawSource(node: Scalar, report: FileReporter): { text: string; start: number } {
+  const [start, end] = report.range(node);
+  return { text: report.text.slice(start, end), start };
+}
+
+/** The expression's own offsets in the file (the raw text holds it verbatim unless escapes split it). */
+function locate(raw: { text: string; start: number }, whole: string, node: Scalar): readonly [number, number] | Scalar {
+  const at = raw.text.indexOf(whole);
+  return at < 0 ? node : [raw.start + at, raw.start + at + whole.length];
+}

@@ -1,0 +1,131 @@
+import { isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
+import type { Document, Node, Scalar, YAMLMap } from "yaml";
+import { FileReporter } from "./file-reporter.js";
+import type { Problem, SourceFile } from "./types.js";
+
+/** A key of a mapping with its (alias-resolved) value; `value` is null for `key:` with nothing after. */
+export interface Entry {
+  key: string;
+  keyNode: Node;
+  value: Node | null;
+}
+
+/**
+ * One parsed YAML file: its root node, a reporter that locates problems in it, and helpers that
+ * walk mappings the way a reader expects (aliases followed, `<<` merge keys expanded).
+ * Parsing never throws: syntax errors and duplicate keys become problems at their position.
+ */
+export class YamlFile {
+  readonly report: FileReporter;
+  readonly root: Node | null;
+  private readonly doc: Document.Parsed;
+
+  constructor(file: SourceFile, sink: Problem[]) {
+    // uniqueKeys: false so that we report duplicates ourselves, with both positions (dstack kept the last).
+    this.doc = parseDocument(file.text, { uniqueKeys: false, prettyErrors: false });
+    this.report = new FileReporter(file.path, file.text, sink);
+    for (const error of this.doc.errors) {
+      this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}`);
+    }
+    for (const warning of this.doc.warnings) {
+      this.report.warning([warning.pos[0], warning.pos[1]], "yaml-warning", `YAML: ${firstLine(warning.message)}`);
+    }
+    this.root = this.doc.errors.length > 0 && this.doc.contents === null ? null : this.resolve(this.doc.contents);
+    this.reportDuplicateKeys();
+  }
+
+  /** Follows aliases (`*name`) to the node they stand for. */
+  resolve(node: unknown): Node | null {
+    let current: unknown = node;
+    for (let hops = 0; isAlias(current) && hops < 64; hops++) {
+      current = current.resolve(this.doc);
+    }
+    if (isAlias(current)) return null;
+    return isScalar(current) || isMap(current) || isSeq(current) ? current : null;
+  }
+
+  /** The entries of a mapping in source order, with `<<: *base` merges expanded (own keys win). */
+  entries(map: YAMLMap): Entry[] {
+    const own: Entry[] = [];
+    const merged: Entry[] = [];
+    for (const pair of map.items) {
+      const keyNode = this.resolve(pair.key);
+      const value = this.resolve(pair.value);
+      if (!isScalar(keyNode)) {
+        const where = keyNode ?? (isScalar(pair.value) ? pair.value : map);
+        this.report.error(where, "invalid-key", "a key must be a plain word, not a list or a mapping");
+        continue;
+      }
+      const key = keyNode.value === null ? "" : String(keyNode.value);
+      if (key === "<<" && keyNode.type === "PLAIN") {
+        for (const base of isSeq(value) ? value.items.map((item) => this.resolve(item)) : [value]) {
+          if (isMap(base)) merged.push(...this.entries(base));
+          else this.report.error(keyNode, "invalid-merge", "`<<` merges a mapping (`<<: *anchor`) into this one");
+        }
+        continue;
+      }
+      own.push({ key, keyNode, value: isScalar(value) && value.value === null && value.source === "" ? null : value });
+    }
+    const ownKeys = new Set(own.map((e) => e.key));
+    return [...merged.filter((e) => !ownKeys.has(e.key)), ...own];
+  }
+
+  /** Items of a list, aliases resolved; a null item is `-` with nothing after it. */
+  items(seq: Node): Array<Node | null> {
+    if (!isSeq(seq)) return [];
+    return seq.items.map((item) => {
+      const node = this.resolve(item);
+      return isScalar(node) && node.value === null && node.source === "" ? null : node;
+    });
+  }
+
+  private reportDuplicateKeys(): void {
+    const report = this.report;
+    visit(this.doc, {
+      Map(_, map) {
+        const first = new Map<string, Scalar>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key) || pair.key.value === null) continue;
+          const key = String(pair.key.value);
+          const earlier = first.get(key);
+          if (earlier === undefined) {
+            first.set(key, pair.key);
+            continue;
+          }
+          const line = report.position(report.range(earlier)[0]).line;
+          report.error(
+            pair.key,
+            "duplicate-key",
+            `duplicate key \`${key}\` (first at line ${line}); YAML keeps only one of them (dstack silently kept the last): remove or merge the other`,
+          );
+        }
+      },
+    });
+  }
+}
+
+function firstLine(message: string): string {
+  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/** How a node reads to a user: "a mapping", "a list", "`abc`", "nothing". */
+export function describeNode(node: Node | null): string {
+  if (node === null) return "nothing";
+  if (isMap(node)) return "a mapping";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    if (node.value === null) return "nothing";
+    return `\`${scalarSource(node)}\``;
+  }
+  return "an unsupported value";
+}
+
+/**
+ * A scalar's text as the user wrote it: plain scalars keep their source (`3.10` stays "3.10", not
+ * the float 3.1; `true` stays "true"), quoted and block scalars give their string value.
+ */
+export function scalarSource(node: Scalar): string {
+  if (node.value === null) return "";
+  if (node.type === "PLAIN" && typeof node.source === "string") return node.source;
+  return String(node.value);
+}
