@@ -78,7 +78,7 @@ export function mountPages(router: Router, deps: PagesDeps): void {
         machine: run.machine?.description ?? "not yet assigned",
         duration: runDuration(run, now()),
         artifacts,
-        log: stripAnsi(text),
+        logText: stripAnsi(text),
         logUrl: `/runs/${run.id}/log`,
         logSize: formatBytes(run.logBytes),
         logTruncated: start > 0,

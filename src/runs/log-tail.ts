@@ -28,8 +28,9 @@ export function logTailWindow(tail: { offset: number; data: Buffer }, maxChars: 
   let omittedBytes = tail.offset;
   if (text.length > maxChars) {
     let cut = text.length - maxChars;
-    const nl = text.indexOf("\n", cut);
-    if (nl !== -1 && nl - cut < 2000) cut = nl + 1;
+    // Start at the next line when one begins near the cut, but never skip the last line.
+    const nl = text[cut - 1] === "\n" ? cut - 1 : text.indexOf("\n", cut);
+    if (nl !== -1 && nl < text.length - 1 && nl - cut < 2000) cut = nl + 1;
     omittedBytes += Buffer.byteLength(text.slice(0, cut));
     text = text.slice(cut);
   } else if (tail.offset > 0) {

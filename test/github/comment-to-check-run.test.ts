@@ -70,6 +70,12 @@ describe("a PR comment becomes a finished check run", () => {
     expect(updates).toContain("completed");
     expect(done.external_id).toMatch(/^[a-z0-9]+$/);
     expect(done.details_url).toBe(`${service.config.publicUrl}/runs/${done.external_id}`);
+    const page = await fetch(done.details_url ?? "", { headers: { authorization: `Bearer ${service.keys.apiToken}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("hello from dstack");
+    expect(html).toContain("done");
+    expect((await fetch(done.details_url ?? "")).status).not.toBe(200);
 
     const report = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("dstack: hello")), { timeoutMs: 10_000 });
     const link = /\[out\/result\.txt\]\(([^)]+)\)/.exec(report.body);

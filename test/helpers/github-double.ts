@@ -15,6 +15,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
@@ -418,9 +420,10 @@ interface OpenApiIndex {
   readonly loadMs: number;
 }
 
-const OPENAPI_FILE = new URL(
-  "../../node_modules/@octokit/openapi/generated/api.github.com.deref.json",
-  import.meta.url,
+// Resolved through Node's module resolution so this helper also works compiled (bench/ runs it from dist/).
+const OPENAPI_FILE = path.join(
+  path.dirname(createRequire(import.meta.url).resolve("@octokit/openapi/package.json")),
+  "generated/api.github.com.deref.json",
 );
 const HTTP_METHODS = new Set(["get", "put", "post", "patch", "delete", "head", "options"]);
 

@@ -201,6 +201,30 @@ describe("run lifecycle on real parts", () => {
     expect(done.output.text).toContain("step two");
   });
 
+  it("ends a run `timed_out` past its maximum duration and releases its machine", async () => {
+    // A second service on the same Redis (own prefix) with a 3-second limit instead of 24 h.
+    const short = await startTestService({
+      redisUrl: redis.url,
+      prefix: `${redis.prefix}-short`,
+      github,
+      overrides: { supervise: { maxRunMinutes: 0.05, publishIntervalMs: 1000, pollMs: 200 } },
+    });
+    try {
+      const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body: "/dstack run sleeper", user: "alice", commentId: nextComment++ });
+      const before = Math.max(0, ...github.checkRuns.map((c) => c.id));
+      await signAndSend(short.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
+      const done = await completed("sleeper", before);
+      expect(done.conclusion).toBe("timed_out");
+      expect(done.output.summary).toContain("DSTACK_MAX_RUN_MINUTES");
+      const run = await short.store.get(done.external_id);
+      expect(run.status).toBe("timed_out");
+      const stepPid = Number(await readFile(path.join(String(run.machine?.details.workDir), "step.pid"), "utf8"));
+      await github.waitFor(() => !isRunning(stepPid), { timeoutMs: 10_000 });
+    } finally {
+      await short.stop();
+    }
+  });
+
   it("replies with the located error when workflows.yaml is broken", async () => {
     github.createBranch(OWNER, REPO, "broken");
     github.commit(OWNER, REPO, { ".dstack/workflows.yaml": BROKEN }, { branch: "broken" });

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "@jest/globals";
+import { escapeMarkdown, fenceFor, GITHUB_LIMITS, render, truncate } from "../src/render.js";
+
+describe("fenceFor", () => {
+  it("is three backticks for plain text and longer than any backtick run inside", () => {
+    expect(fenceFor("plain")).toBe("```");
+    expect(fenceFor("a ```` b ` c")).toBe("`````");
+  });
+});
+
+describe("escapeMarkdown", () => {
+  it("neutralises links, emphasis, mentions and HTML in user text, on one line", () => {
+    expect(escapeMarkdown("[x](http://evil) *b* @team <img>\nnext")).toBe("\\[x\\]\\(http://evil\\) \\*b\\* \\@team \\<img\\> next");
+  });
+});
+
+describe("truncate", () => {
+  it("leaves short text alone and cuts long text to the limit, saying so", () => {
+    expect(truncate("short", 10)).toBe("short");
+    const cut = truncate("y".repeat(GITHUB_LIMITS.commentBody + 10), GITHUB_LIMITS.commentBody);
+    expect(cut.length).toBe(GITHUB_LIMITS.commentBody);
+    expect(cut.endsWith("(truncated to fit GitHub's limit)")).toBe(true);
+  });
+});
+
+describe("templates", () => {
+  it("check-run-text: a log full of backticks cannot close its fence", () => {
+    const tail = "before\n```\nnot markdown\n````";
+    const text = render("check-run-text", { tail, omittedBytes: 0 });
+    const fence = "`````";
+    expect(text).toBe(`${fence}\n${tail}\n${fence}\n`);
+  });
+
+  it("check-run-text: says how much earlier output is not shown and links the full log", () => {
+    const text = render("check-run-text", { tail: "last", omittedBytes: 2048, omitted: "2.0 KB", logUrl: "http://svc/runs/r1/log" });
+    expect(text).toContain("… 2.0 KB of earlier output — full log: http://svc/runs/r1/log");
+  });
+
+  it("run-comment: one Markdown link per artifact file, images shown inline, link expiry stated", () => {
+    const body = render("run-comment", {
+      icon: "✅",
+      workflow: "hello",
+      statusLabel: "succeeded",
+      runId: "r1",
+      runUrl: "http://svc/runs/r1",
+      commit: "abc1234",
+      duration: "3s",
+      artifacts: [
+        { path: "out/result.txt", url: "http://dl/1", size: "12 B", image: false },
+        { path: "out/loss.png", url: "http://dl/2", size: "2.0 KB", image: true },
+      ],
+      artifactsOmitted: 0,
+      expires: "in 7 days (2026-12-07)",
+    });
+    expect(body).toMatchSnapshot();
+    expect(body).toContain("- [out/result.txt](http://dl/1) (12 B)");
+    expect(body).toContain("![out/loss.png](http://dl/2)");
+  });
+
+  it("check-run-summary: the run's facts, the failure reason and the fork notice", () => {
+    const summary = render("check-run-summary", {
+      statusLabel: "failed",
+      reason: "exit code 2",
+      trigger: "comment by @alice on #7",
+      provider: "bash",
+      resources: "default",
+      machine: "local pid 42",
+      commit: "abc123456789",
+      duration: "1m 2s",
+      dependencies: [{ workflow: "download", status: "done", url: "http://svc/runs/r0" }],
+      runId: "r1",
+      runUrl: "http://svc/runs/r1",
+      fork: true,
+      artifacts: [],
+      artifactsOmitted: 0,
+    });
+    expect(summary).toMatchSnapshot();
+    expect(summary).toContain("**failed**: exit code 2");
+    expect(summary).toContain("| Dependencies | [download](http://svc/runs/r0) (done) |");
+    expect(summary).toContain("it received no secrets");
+  });
+
+  it("reply: quotes the command and lists each located problem", () => {
+    const body = render("reply", {
+      command: "/dstack run trian",
+      title: "Nothing ran",
+      message: "`trian` is not a workflow",
+      items: ["`train`", "`download`"],
+      problems: [{ file: ".dstack/workflows.yaml", line: 3, column: 5, message: "unknown field" }],
+    });
+    expect(body).toMatchSnapshot();
+    expect(body.startsWith("> /dstack run trian\n")).toBe(true);
+    expect(body).toContain("- `.dstack/workflows.yaml:3:5`: unknown field");
+  });
+
+  it("run-page.html escapes what it shows", () => {
+    const html = render("run-page.html", { runId: "r1", workflow: "<b>x</b>", status: "done", logText: "<script>alert(1)</script>", artifacts: [] });
+    expect(html).not.toContain("<script>alert(1)</script>");
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("dstack: &lt;b&gt;x&lt;/b&gt;");
+  });
+});
