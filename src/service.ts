@@ -37,6 +37,8 @@ export interface ServiceOverrides {
   supervise?: Partial<SuperviseOptions>;
   heartbeatSeconds?: number;
   reaperIntervalMs?: number;
+  /** Where runs get their secrets (default: none; the secrets store comes with its own issue). */
+  secrets?: SecretsProvider;
 }
 
 export interface Service {
@@ -87,7 +89,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   const backend: RunnerBackend = createBackend(config.backend, { local: { dataDir: config.dataDir, env: overrides.agentEnv } });
   closers.push(() => backend.close());
 
-  const secrets: SecretsProvider = { forRun: async () => ({}) };
+  const secrets: SecretsProvider = overrides.secrets ?? { forRun: async () => ({}) };
 
   let probot: Probot | undefined;
   if (config.github !== undefined) {

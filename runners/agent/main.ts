@@ -11,6 +11,7 @@ import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
 import { AgentClient, AgentApiError } from "./client.js";
 import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
 import { HeartbeatReply, JobSpec, type FinishReport } from "./job-spec.js";
+import { LineSplitter } from "./line-splitter.js";
 import { LogShipper } from "./log-shipper.js";
 import { prepareProvider, type Step } from "./providers.js";
 import type { Output } from "./python-env.js";
@@ -110,11 +111,17 @@ function runStep(
     // id goes to a file so the backend can kill it too if this agent itself dies.
     const child = spawn(step.exe, step.args, { cwd: ctx.cwd, env: ctx.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     if (child.pid !== undefined) writeFileSync(ctx.pidFile, String(child.pid));
-    const onData = (stream: Readable) => (chunk: Buffer) => {
-      if (!ctx.out.write(chunk)) {
-        stream.pause();
-        void ctx.shipper.drained().then(() => stream.resume());
-      }
+    // Whole lines reach the masker (a secret split across two reads is still masked) and the log.
+    const splitters: LineSplitter[] = [];
+    const onData = (stream: Readable) => {
+      const lines = new LineSplitter((line) => {
+        if (!ctx.out.write(line)) {
+          stream.pause();
+          void ctx.shipper.drained().then(() => stream.resume());
+        }
+      });
+      splitters.push(lines);
+      return (chunk: Buffer) => lines.write(chunk);
     };
     child.stdout.on("data", onData(child.stdout));
     child.stderr.on("data", onData(child.stderr));
@@ -139,6 +146,7 @@ function runStep(
     });
     child.on("close", (code, signal) => {
       ctx.signal.removeEventListener("abort", kill);
+      for (const lines of splitters) lines.end();
       resolve(code ?? (signal === null ? 1 : 128 + (signalNumber(signal) ?? 0)));
     });
   });

@@ -1,0 +1,50 @@
+/**
+ * Cuts one output stream into whole lines before they are masked and shipped, so a secret split
+ * across two pipe reads is still seen whole by the masker, and stdout and stderr never interleave
+ * inside a line. A line longer than `maxLineBytes` is passed on in pieces of that size (a
+ * progress bar without newlines must still stream); only such a giant line can split a secret.
+ */
+export class LineSplitter {
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+
+  /** @param emit receives whole lines (with their `\n`) or, at the end, the unterminated rest. */
+  constructor(
+    private readonly emit: (chunk: Buffer) => void,
+    private readonly maxLineBytes = 64 * 1024,
+  ) {}
+
+  write(chunk: Buffer): void {
+    const lastNl = chunk.lastIndexOf(0x0a);
+    if (lastNl === -1) {
+      this.keep(chunk);
+      return;
+    }
+    const whole = chunk.subarray(0, lastNl + 1);
+    this.emit(this.partialBytes === 0 ? whole : Buffer.concat([...this.partial, whole]));
+    this.partial = [];
+    this.partialBytes = 0;
+    if (lastNl + 1 < chunk.length) this.keep(chunk.subarray(lastNl + 1));
+  }
+
+  /** Passes on what is left (the output ended without a final newline). */
+  end(): void {
+    if (this.partialBytes > 0) this.emit(Buffer.concat(this.partial));
+    this.partial = [];
+    this.partialBytes = 0;
+  }
+
+  private keep(rest: Buffer): void {
+    // Copy: the stream may reuse the buffer it handed us.
+    this.partial.push(Buffer.from(rest));
+    this.partialBytes += rest.length;
+    if (this.partialBytes >= this.maxLineBytes) {
+      const all = Buffer.concat(this.partial);
+      this.partial = [];
+      this.partialBytes = 0;
+      let at = 0;
+      for (; all.length - at >= this.maxLineBytes; at += this.maxLineBytes) this.emit(all.subarray(at, at + this.maxLineBytes));
+      if (at < all.length) this.keep(all.subarray(at));
+    }
+  }
+}
