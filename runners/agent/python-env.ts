@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fingerprintRequirements } from "./requirements-fingerprint.js";
 
 export interface Output {
   write(chunk: Buffer | string): boolean;
@@ -29,7 +30,8 @@ export async function findPython(version: string | undefined): Promise<string> {
 }
 
 /**
- * A virtualenv with the run's requirements, cached by hash(python version, requirements text):
+ * A virtualenv with the run's requirements, cached by hash(python version, what the requirements
+ * install: their text and the local files they point at, see `fingerprintRequirements`):
  * the venv is the largest cost of starting a python run (seconds), so a second run with the same
  * requirements reuses it. Marked complete only once pip succeeded, so a run never uses a
  * half-built environment. Returns the venv's python.
@@ -38,10 +40,11 @@ export async function preparePythonEnv(
   deps: { out: Output; cacheDir: string; env: NodeJS.ProcessEnv },
   input: { python: string; requirementsFile: string; cwd: string },
 ): Promise<string> {
-  const requirements = await readFile(path.resolve(input.cwd, input.requirementsFile), "utf8").catch(() => {
+  if (!existsSync(path.resolve(input.cwd, input.requirementsFile))) {
     throw new Error(`requirements file ${input.requirementsFile} does not exist in the repository`);
-  });
+  }
   const version = await run(input.python, ["-c", "import sys; print(sys.version)"]);
+  const requirements = await fingerprintRequirements(input.requirementsFile, input.cwd);
   const hash = createHash("sha256").update(version).update("\0").update(requirements).digest("hex").slice(0, 24);
   const dir = path.join(deps.cacheDir, "venvs", hash);
   const python = path.join(dir, "bin", "python");

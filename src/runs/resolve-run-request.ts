@@ -76,7 +76,9 @@ export function resolveRunRequest(
     const refusal =
       !EXECUTABLE_PROVIDERS.has(w.provider) || w.providerSource !== undefined ? unsupportedProviderMessage(w.provider) : options.check?.(w);
     if (refusal !== undefined) {
-      return { ok: false, kind: "refused", message: `\`${w.name}\`: ${refusal}`, problems: [], known };
+      // Name the path from the target, so a refused dependency is not mistaken for the target itself.
+      const which = w.name === target.name ? `\`${w.name}\`` : `\`${target.name}\` depends on \`${w.name}\`, which cannot run`;
+      return { ok: false, kind: "refused", message: `${which}: ${refusal}`, problems: [], known };
     }
   }
   return { ok: true, workflows, target, variables, warnings };

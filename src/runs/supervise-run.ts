@@ -124,9 +124,23 @@ async function checkNeeds(deps: SuperviseDeps, run: Run): Promise<"ok" | "wait" 
     const need = await deps.store.find(id);
     if (need === undefined) return `dependency run ${id} does not exist`;
     if (!isTerminal(need.status)) return "wait";
-    if (need.status !== "done") return `dependency ${need.workflow.name} (run ${need.id}) ended ${need.status}`;
+    if (need.status !== "done") return dependencyEndedReason(need.workflow.name, need.status);
   }
   return "ok";
+}
+
+/** Why a dependent never started, in the issue's words: "dependency download failed". */
+function dependencyEndedReason(workflow: string, status: RunStatus): string {
+  switch (status) {
+    case "failed":
+      return `dependency ${workflow} failed`;
+    case "stopped":
+      return `dependency ${workflow} was stopped`;
+    case "timed_out":
+      return `dependency ${workflow} timed out`;
+    default:
+      return `dependency ${workflow} ended ${status}`;
+  }
 }
 
 async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
