@@ -90,23 +90,31 @@ export class LogShipper {
     });
   }
 
-  /** Takes up to maxBatchBytes ending at a newline (or everything when `final`). */
+  /**
+   * Takes up to maxBatchBytes ending at a newline (or everything when `final`). Only the chunks
+   * the batch needs are joined: joining the whole backlog (up to highWaterBytes) for every batch
+   * copied 16 times the log's size.
+   */
   private take(final: boolean): Buffer | undefined {
     if (this.pendingBytes === 0) return undefined;
-    const all = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
-    let end = Math.min(all.length, this.maxBatchBytes);
-    if (!(final && end === all.length)) {
-      const nl = all.lastIndexOf(0x0a, end - 1);
+    let count = 0;
+    let bytes = 0;
+    while (count < this.pending.length && bytes < this.maxBatchBytes) bytes += (this.pending[count++] as Buffer).length;
+    const head = count === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending.slice(0, count), bytes);
+    const everything = count === this.pending.length;
+    let end = Math.min(head.length, this.maxBatchBytes);
+    if (!(final && everything && end === head.length)) {
+      const nl = head.lastIndexOf(0x0a, end - 1);
       if (nl >= 0) end = nl + 1;
       else if (end < this.maxPartialLineBytes && !final) {
-        this.pending = [all];
+        this.pending.splice(0, count, head);
         return undefined;
       }
     }
-    const batch = all.subarray(0, end);
-    const rest = all.subarray(end);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
+    const batch = head.subarray(0, end);
+    const rest = head.subarray(end);
+    this.pending.splice(0, count, ...(rest.length > 0 ? [rest] : []));
+    this.pendingBytes -= batch.length;
     return batch;
   }
 

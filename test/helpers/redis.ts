@@ -7,6 +7,8 @@ export interface TestRedis {
   port: number;
   /** A unique key prefix for this test file. */
   prefix: string;
+  /** The server's process id (benchmarks read its CPU time). */
+  readonly pid: number;
   stop(): Promise<void>;
   /** Kills the server hard (for fault tests); `start()` brings it back on the same port. */
   kill(): Promise<void>;
@@ -64,6 +66,9 @@ export async function startRedis(name: string): Promise<TestRedis> {
     url,
     port,
     prefix: `t-${name}-${process.pid}`,
+    get pid() {
+      return child?.pid ?? 0;
+    },
     start,
     kill,
     stop: kill,

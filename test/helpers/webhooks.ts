@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import type { Context } from "probot";
 
@@ -21,7 +22,8 @@ interface WebhookDefinition {
   readonly examples: readonly JsonObject[];
 }
 
-const EXAMPLES_FILE = new URL("../../node_modules/@octokit/webhooks-examples/api.github.com/index.json", import.meta.url);
+// Resolved through Node's module resolution so this helper also works compiled (bench/ runs it from dist/).
+const EXAMPLES_FILE = createRequire(import.meta.url).resolve("@octokit/webhooks-examples");
 let definitions: ReadonlyMap<string, WebhookDefinition> | undefined;
 
 function examplesOf(event: string): readonly JsonObject[] {

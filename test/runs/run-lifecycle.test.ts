@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
+import { buildTinyWheel } from "../helpers/python-wheel.js";
 import { freePort, startRedis, type TestRedis } from "../helpers/redis.js";
 import { startS3Server } from "../helpers/s3-server.js";
 import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
@@ -48,25 +48,6 @@ let pr: number;
 let wheelDir: string;
 let nextComment = 5000;
 
-/** A wheel built by hand (PyPI is not reachable here): pip installs it from a local folder. */
-async function buildWheel(dir: string): Promise<void> {
-  const script = `
-import zipfile, base64, hashlib
-files = {"tinypkg/__init__.py": "VALUE = '42'\\n",
-         "tinypkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: tinypkg\\nVersion: 1.0\\n",
-         "tinypkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
-record = []
-with zipfile.ZipFile("${dir}/tinypkg-1.0-py3-none-any.whl", "w") as z:
-    for name, text in files.items():
-        z.writestr(name, text)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(text)}")
-    record.append("tinypkg-1.0.dist-info/RECORD,,")
-    z.writestr("tinypkg-1.0.dist-info/RECORD", "\\n".join(record) + "\\n")
-`;
-  execFileSync("python3", ["-c", script]);
-}
-
 async function comment(body: string, user = "alice", issueNumber = pr) {
   const commentId = nextComment++;
   github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber, body, user, id: commentId });
@@ -92,7 +73,7 @@ let port: number;
 
 beforeAll(async () => {
   wheelDir = await mkdtemp(path.join(os.tmpdir(), "dstack-wheels-"));
-  await buildWheel(wheelDir);
+  buildTinyWheel(wheelDir);
   await writeFile(path.join(wheelDir, "marker"), "");
   redis = await startRedis("lifecycle");
   s3 = await startS3Server({ buckets: ["artifacts"] });
