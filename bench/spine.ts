@@ -62,7 +62,9 @@ interface ServiceProcess {
 /** Starts a node program of dist/bench that prints `ready <port>`. */
 async function startProcess(script: string, env: Record<string, string>): Promise<ServiceProcess> {
   const port = Number(env.PORT);
-  const child = spawn(process.execPath, [path.join(here, script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the measured processes.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, path.join(here, script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -4,16 +4,18 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
 
-/** Largest chunk kept in one Redis stream entry; bigger appends are split. */
-const ENTRY_BYTES = 64 * 1024;
-/** Entries kept per run: the Redis-side tail is at most ENTRY_BYTES x this (4 MiB). */
-const MAX_ENTRIES = 64;
+/** Largest chunk kept in one Redis stream entry; bigger appends are split (the agent sends at most 1 MiB). */
+const ENTRY_BYTES = 1024 * 1024;
+/** Bytes of log the Redis tail keeps per run (whole entries; approximate trimming may keep a little more). */
+const TAIL_KEEP_BYTES = 4 * 1024 * 1024;
 
 /**
- * A run's log: the full text appended to a file under the data dir, and a trimmed tail in a
- * Redis stream (`{prefix}:log:{runId}`, entries `{o: offset, d: bytes}`) that every service
- * process can read for check-run tails and live follow. Redis never holds more than ~4 MiB a run
- * (TECH-NOTES: a 200 MB log in a stream costs 240 MB of Redis memory).
+ * A run's log: the full text appended to a file under the data dir, and its last few MiB in a
+ * Redis stream (`{prefix}:log:{runId}`, entries `{o: offset, d: bytes}`) that every service process
+ * can read for check-run tails and live follow. An entry's id is `<byte offset>-1`, so the stream
+ * is trimmed by bytes (`MINID`), not by entry count: a slow log keeps as much tail as a flood, and
+ * a replayed append at an offset already stored is refused by Redis instead of duplicated.
+ * Redis never holds more than ~4 MiB a run (TECH-NOTES: a 200 MB log in a stream costs 240 MB).
  */
 export class LogStore {
   private readonly handles = new Map<string, Promise<FileHandle>>();
@@ -33,12 +35,17 @@ export class LogStore {
     if (data.length === 0) return;
     const fh = await this.handle(runId);
     await fh.write(data, 0, data.length, offset);
+    const minId = Math.max(0, offset + data.length - TAIL_KEEP_BYTES);
     const pipeline = this.deps.redis.pipeline();
     for (let at = 0; at < data.length; at += ENTRY_BYTES) {
       const part = data.subarray(at, Math.min(at + ENTRY_BYTES, data.length));
-      pipeline.xadd(this.streamKey(runId), "MAXLEN", "~", MAX_ENTRIES, "*", "o", String(offset + at), "d", part);
+      pipeline.xadd(this.streamKey(runId), "MINID", "~", `${minId}-0`, `${offset + at}-1`, "o", String(offset + at), "d", part);
     }
-    await pipeline.exec();
+    const results = await pipeline.exec();
+    for (const [err] of results ?? []) {
+      // The same bytes stored already (a retried request that raced its original): nothing to add.
+      if (err !== null && !/equal or smaller/.test(err.message)) throw err;
+    }
   }
 
   /** The last `maxBytes` of the log from the Redis tail, with the offset it starts at. */
@@ -47,8 +54,9 @@ export class LogStore {
     let bytes = 0;
     let offset = 0;
     let end = "+";
+    let count = 2;
     while (bytes < maxBytes) {
-      const entries = (await this.deps.redis.xrevrangeBuffer(this.streamKey(runId), end, "-", "COUNT", 16)) as Array<[Buffer, Buffer[]]>;
+      const entries = (await this.deps.redis.xrevrangeBuffer(this.streamKey(runId), end, "-", "COUNT", count)) as Array<[Buffer, Buffer[]]>;
       if (entries.length === 0) break;
       for (const [id, fields] of entries) {
         const f = fieldsOf(fields);
@@ -58,7 +66,8 @@ export class LogStore {
         end = `(${id.toString()}`;
         if (bytes >= maxBytes) break;
       }
-      if (entries.length < 16) break;
+      if (entries.length < count) break;
+      count = Math.min(count * 4, 256); // small entries (a slow log): read more at a time
     }
     const data = Buffer.concat(parts);
     if (data.length <= maxBytes) return { offset, data };
