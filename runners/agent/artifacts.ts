@@ -71,13 +71,14 @@ async function uploadOne(client: AgentClient, f: { abs: string; rel: string; siz
   let delayMs = 500;
   for (let attempt = 0; ; attempt++) {
     try {
-      await client.request(`/artifacts?path=${encodeURIComponent(f.rel)}`, {
+      const res = await client.request(`/artifacts?path=${encodeURIComponent(f.rel)}`, {
         method: "PUT",
         body: createReadStream(f.abs),
         headers: { "content-type": "application/octet-stream", "content-length": String(f.size) },
         retries: 0,
         signal,
       });
+      await res.arrayBuffer();
       return;
     } catch (err) {
       if (attempt >= 5 || signal?.aborted === true) throw new Error(`uploading artifact ${f.rel} failed: ${(err as Error).message}`, { cause: err });

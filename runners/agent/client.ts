@@ -66,12 +66,14 @@ export class AgentClient {
     return (await res.json()) as T;
   }
 
-  async post(path: string, body: unknown, retries?: number): Promise<Response> {
-    return this.request(path, {
+  /** POSTs JSON and reads the answer to its end (an unread body keeps undici's connection busy). */
+  async post(path: string, body: unknown, retries?: number): Promise<void> {
+    const res = await this.request(path, {
       method: "POST",
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
       retries,
     });
+    await res.arrayBuffer();
   }
 }

@@ -20,10 +20,16 @@ export class LineSplitter {
       this.keep(chunk);
       return;
     }
-    const whole = chunk.subarray(0, lastNl + 1);
-    this.emit(this.partialBytes === 0 ? whole : Buffer.concat([...this.partial, whole]));
-    this.partial = [];
-    this.partialBytes = 0;
+    let from = 0;
+    if (this.partialBytes > 0) {
+      // Finish the pending line with a small copy; the chunk's other lines pass uncopied.
+      const firstNl = chunk.indexOf(0x0a);
+      this.emit(Buffer.concat([...this.partial, chunk.subarray(0, firstNl + 1)]));
+      this.partial = [];
+      this.partialBytes = 0;
+      from = firstNl + 1;
+    }
+    if (from <= lastNl) this.emit(chunk.subarray(from, lastNl + 1));
     if (lastNl + 1 < chunk.length) this.keep(chunk.subarray(lastNl + 1));
   }
 

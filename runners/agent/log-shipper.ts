@@ -122,11 +122,13 @@ export class LogShipper {
     const offset = this.offset;
     this.offset += batch.length;
     try {
-      await this.client.request("/logs", {
+      const res = await this.client.request("/logs", {
         method: "POST",
         body: batch,
         headers: { "content-type": "application/octet-stream", "x-dstack-offset": String(offset) },
       });
+      // Read the answer to its end so undici reuses the connection for the next batch.
+      await res.arrayBuffer();
     } catch {
       // Delivery failed after retries: keep running; the service reports the gap by offset.
       this.droppedBytes += batch.length;
