@@ -323,18 +323,22 @@ async function logPath(s: Setup, report: Report): Promise<void> {
   const pid = s.service.child.pid ?? 0;
   const run = await startRun(s, "flood");
   let firstAt = 0;
+  let cpuAtStart = { service: 0, redis: 0 };
   let peakRss = 0;
   for (;;) {
     const r = await s.store.find(run.runId);
     peakRss = Math.max(peakRss, vmKiB(pid, "VmRSS"));
-    if (r !== undefined && r.logBytes > 0 && firstAt === 0) firstAt = performance.now();
+    if (r !== undefined && r.logBytes > 0 && firstAt === 0) {
+      firstAt = performance.now();
+      cpuAtStart = { service: cpuSeconds(pid), redis: cpuSeconds(s.redis.pid) };
+    }
     if (r !== undefined && r.logBytes >= LOG_BYTES) break;
     if (r !== undefined && ["failed", "stopped", "timed_out"].includes(r.status)) throw new Error(`flood ended ${r.status}: ${r.reason}`);
     await new Promise((res) => setTimeout(res, 20));
   }
   const serviceSeconds = (performance.now() - firstAt) / 1000;
   const agentPid = Number((await s.store.get(run.runId)).machine?.id);
-  const cpu = { service: cpuSeconds(pid), agent: cpuSeconds(agentPid), redis: cpuSeconds(s.redis.pid) };
+  const cpu = { service: cpuSeconds(pid) - cpuAtStart.service, agent: cpuSeconds(agentPid), redis: cpuSeconds(s.redis.pid) - cpuAtStart.redis };
   await waitCompleted(s, run.checkRunId);
   const redisBytes = Number(await s.client.call("MEMORY", "USAGE", `${s.prefix}:log:${run.runId}`)) || 0;
   peakRss = Math.max(peakRss, vmKiB(pid, "VmHWM"));
@@ -346,7 +350,7 @@ async function logPath(s: Setup, report: Report): Promise<void> {
   report({ name: "log path, workflow -> log store (masking on)", value: mb / serviceSeconds, unit: "MB/s", note: `${((100 * nodeSeconds) / serviceSeconds).toFixed(0)} % of a bare Node pipe, target >= 50 %` });
   report({ name: "log path, bare Node process piping into a file", value: mb / nodeSeconds, unit: "MB/s" });
   report({ name: "log path, cat into a file (physical limit)", value: mb / catSeconds, unit: "MB/s" });
-  report({ name: "log path, CPU time of the service / agent / Redis", value: cpu.service, unit: "s", note: `agent ${cpu.agent.toFixed(2)} s, redis ${cpu.redis.toFixed(2)} s (process lifetimes)` });
+  report({ name: "log path, CPU time of the service / agent / Redis", value: cpu.service, unit: "s", note: `agent ${cpu.agent.toFixed(2)} s (its lifetime), redis ${cpu.redis.toFixed(2)} s; while the log flowed` });
   report({ name: "service peak RSS during a 200 MB log", value: peakRss / 1024, unit: "MiB", note: "target < 300 MiB" });
   report({ name: "Redis memory held by the run's log at the end", value: redisBytes / (1024 * 1024), unit: "MiB", note: "target < 64 MiB" });
 }
