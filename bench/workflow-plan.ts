@@ -29,8 +29,8 @@ const WARMUP = 20;
 const ITERATIONS = 200;
 const CORPUS_PASSES = 10;
 const SPAWNS = 5;
-/** From dist/bench/ (where `npm run bench` runs this file), the corpus beside the repository. */
-const CORPUS_DIR = fileURLToPath(new URL("../../../shared/fixtures/dstack-workflows/", import.meta.url));
+/** From dist/bench/ (where `npm run bench` runs this file), the repository's copy of the corpus. */
+const CORPUS_DIR = fileURLToPath(new URL("../../test/fixtures/dstack-workflows/", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/dstack.js", import.meta.url));
 
 /** A 200-workflow `.dstack/` (workflows.yaml + variables.yaml) using the fields a real file uses. */

@@ -4,8 +4,13 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
 
-/** Largest chunk kept in one Redis stream entry; bigger appends are split (the agent sends at most 1 MiB). */
-const ENTRY_BYTES = 1024 * 1024;
+/**
+ * Of one append, at most its last this-many bytes go to Redis (from a line start). Normal output
+ * comes in far smaller appends and is kept whole; a flood (a workflow printing MB/s) keeps its
+ * full text in the file while Redis, shared by every run, holds a sampled tail: readers see the
+ * jump in offsets and say what they skipped.
+ */
+const REDIS_APPEND_BYTES = 256 * 1024;
 /** Bytes of log the Redis tail keeps per run (whole entries; approximate trimming may keep a little more). */
 const TAIL_KEEP_BYTES = 4 * 1024 * 1024;
 
@@ -36,30 +41,40 @@ export class LogStore {
     const fh = await this.handle(runId);
     await fh.write(data, 0, data.length, offset);
     const minId = Math.max(0, offset + data.length - TAIL_KEEP_BYTES);
-    const pipeline = this.deps.redis.pipeline();
-    for (let at = 0; at < data.length; at += ENTRY_BYTES) {
-      const part = data.subarray(at, Math.min(at + ENTRY_BYTES, data.length));
-      pipeline.xadd(this.streamKey(runId), "MINID", "~", `${minId}-0`, `${offset + at}-1`, "o", String(offset + at), "d", part);
+    let at = 0;
+    if (data.length > REDIS_APPEND_BYTES) {
+      at = data.length - REDIS_APPEND_BYTES;
+      const nl = data.indexOf(0x0a, at - 1);
+      if (nl !== -1 && nl + 1 < data.length) at = nl + 1;
     }
-    const results = await pipeline.exec();
-    for (const [err] of results ?? []) {
+    try {
+      await this.deps.redis.xadd(this.streamKey(runId), "MINID", "~", `${minId}-0`, `${offset + at}-1`, "o", String(offset + at), "d", data.subarray(at));
+    } catch (err) {
       // The same bytes stored already (a retried request that raced its original): nothing to add.
-      if (err !== null && !/equal or smaller/.test(err.message)) throw err;
+      if (!(err instanceof Error && /equal or smaller/.test(err.message))) throw err;
     }
   }
 
-  /** The last `maxBytes` of the log from the Redis tail, with the offset it starts at. */
+  /**
+   * The last `maxBytes` of the log from the Redis tail, with the offset it starts at: contiguous
+   * bytes only (it stops at a flood's skipped part).
+   */
   async tail(runId: string, maxBytes: number): Promise<{ offset: number; data: Buffer }> {
     const parts: Buffer[] = [];
     let bytes = 0;
     let offset = 0;
     let end = "+";
     let count = 2;
-    while (bytes < maxBytes) {
+    let gap = false;
+    while (bytes < maxBytes && !gap) {
       const entries = (await this.deps.redis.xrevrangeBuffer(this.streamKey(runId), end, "-", "COUNT", count)) as Array<[Buffer, Buffer[]]>;
       if (entries.length === 0) break;
       for (const [id, fields] of entries) {
         const f = fieldsOf(fields);
+        if (parts.length > 0 && f.o + f.d.length !== offset) {
+          gap = true;
+          break;
+        }
         parts.unshift(f.d);
         bytes += f.d.length;
         offset = f.o;

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /**
- * The shared workflow corpus (../shared/fixtures/dstack-workflows/) laid out as repositories for
+ * The workflow corpus (test/fixtures/dstack-workflows/, a copy of ../shared/fixtures/) laid out as repositories for
  * `dstack validate`: one folder per corpus file, holding it at its place in `.dstack/` (from its README
  * kind: variables.yaml, providers.yaml, else workflows.yaml; the Dec 2022 files under workflows/)
  * beside the companion files the corpus pairs it with, as test/workflow/load-workflows.corpus.test.ts

@@ -6,7 +6,8 @@ import type { SourceFile } from "../../src/workflow/index.js";
  * The shared corpus of real 2021-2022 `.dstack/*.yaml` files (`../shared/fixtures/dstack-workflows/`
  * beside the repository; see its README). Read here, never copied into src.
  */
-export const CORPUS_DIR = fileURLToPath(new URL("../../../shared/fixtures/dstack-workflows/", import.meta.url));
+// A copy of ../shared/fixtures/dstack-workflows/ kept in the repository, so a clean clone tests alone.
+export const CORPUS_DIR = fileURLToPath(new URL("../fixtures/dstack-workflows/", import.meta.url));
 
 export function corpusFiles(): string[] {
   if (!existsSync(CORPUS_DIR)) throw new Error(`the workflow corpus is missing: expected it at ${CORPUS_DIR}`);

@@ -4,7 +4,7 @@ import type { LoadOptions, LoadResult, Problem, SourceFile, Workflow } from "../
 import { corpusFile, corpusFiles, corpusIndex } from "./corpus.js";
 
 /**
- * Every file of the shared corpus (../shared/fixtures/dstack-workflows/, 2021-2022): the 2022 files
+ * Every file of the shared corpus (test/fixtures/dstack-workflows/, a copy of ../shared/fixtures/, 2021-2022): the 2022 files
  * load without errors (with their variables/providers files, as the README pairs them), the user
  * errors and older dialects get the located error they deserve.
  */
