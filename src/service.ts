@@ -7,6 +7,7 @@ import { Queues } from "../queue/queues.js";
 import { startReaper } from "../queue/reaper.js";
 import { startWorkers, type Workers } from "../queue/workers.js";
 import { createBackend, type RunnerBackend } from "../runners/index.js";
+import type { LocalGpu } from "../runners/local/local-gpus.js";
 import { mountAgentApi } from "./api/agent-api.js";
 import { mountPages } from "./api/pages.js";
 import { createApp } from "./app.js";
@@ -34,6 +35,8 @@ export interface ServiceOverrides {
   Octokit?: typeof ProbotOctokit;
   /** Extra environment for local agents. */
   agentEnv?: Record<string, string | undefined>;
+  /** The local backend's GPUs instead of what nvidia-smi reports (tests). */
+  localGpus?: LocalGpu[];
   supervise?: Partial<SuperviseOptions>;
   heartbeatSeconds?: number;
   reaperIntervalMs?: number;
@@ -86,7 +89,9 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     await queues.close();
     queueConnection.disconnect();
   });
-  const backend: RunnerBackend = createBackend(config.backend, { local: { dataDir: config.dataDir, env: overrides.agentEnv } });
+  const backend: RunnerBackend = createBackend(config.backend, {
+    local: { dataDir: config.dataDir, env: overrides.agentEnv, ...(overrides.localGpus !== undefined ? { gpus: overrides.localGpus } : {}) },
+  });
   closers.push(() => backend.close());
 
   const secrets: SecretsProvider = overrides.secrets ?? { forRun: async () => ({}) };

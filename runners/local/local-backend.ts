@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Machine } from "../../src/runs/types.js";
 import type { MachineState, RunnerBackend, StartInput } from "../types.js";
 import { hasAbsoluteArtifacts } from "../../src/workflow/index.js";
+import { detectLocalGpus, refuseGpuRequest, type LocalGpu } from "./local-gpus.js";
 
 export interface LocalBackendOptions {
   /** Per-run folders (`runs/{id}`) and the shared cache live here. */
@@ -15,6 +16,8 @@ export interface LocalBackendOptions {
   agentEntry?: string;
   /** Extra environment for agents (tests point pip at a local package folder). */
   env?: Record<string, string | undefined>;
+  /** This machine's GPUs; default: what `nvidia-smi` reports at start (none without it). */
+  gpus?: LocalGpu[];
 }
 
 /** Grace period between SIGTERM and SIGKILL of a stopped run's process group. */
@@ -29,13 +32,14 @@ const KILL_GRACE_MS = 5_000;
 export function createLocalBackend(options: LocalBackendOptions): RunnerBackend {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const agentEntry = options.agentEntry ?? resolveAgentEntry(here);
+  const gpus = options.gpus ?? detectLocalGpus();
   return {
     id: "local",
     check(run) {
       if (hasAbsoluteArtifacts(run.workflow)) {
         return "absolute artifact paths need a backend that isolates the run (ec2); the local backend would write outside the run's folder";
       }
-      return undefined;
+      return refuseGpuRequest(run.workflow.resources.gpu, gpus);
     },
     async start(input: StartInput): Promise<Machine> {
       const runDir = path.join(options.dataDir, "runs", input.run.id);
@@ -64,8 +68,15 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
         return {
           backend: "local",
           id: String(pid),
-          description: `local process ${pid} on ${os.hostname()}`,
-          details: { pid, host: os.hostname(), workDir, cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 1048576) },
+          description: `local process ${pid} on ${os.hostname()}${gpus.length > 0 ? ` (${gpus.length}× ${gpus[0]?.name})` : ""}`,
+          details: {
+            pid,
+            host: os.hostname(),
+            workDir,
+            cpus: os.cpus().length,
+            memoryMiB: Math.round(os.totalmem() / 1048576),
+            gpus: gpus.map((g) => g.name).join(", "),
+          },
         };
       } finally {
         closeSync(logFd);
