@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir } from "node:fs/promises";
+import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -19,6 +19,17 @@ export function artifactLocation(cwd: string, declared: string): { abs: string; 
   const rel = path.relative(cwd, abs);
   if (rel.startsWith("..") || path.isAbsolute(rel)) throw new Error(`artifact path ${declared} leaves the working directory`);
   return { abs, rel: rel.split(path.sep).join("/") };
+}
+
+/**
+ * Refuses a path whose real location (symlinks in its parent folders resolved) is outside `root`:
+ * `ln -s /etc out` with `artifacts: [out/passwd]` passes the lexical check but reads /etc/passwd.
+ */
+async function assertInside(root: string, abs: string, what: string): Promise<void> {
+  const realRoot = await realpath(root);
+  const realParent = await realpath(path.dirname(abs));
+  const rel = path.relative(realRoot, path.join(realParent, path.basename(abs)));
+  if (rel.startsWith("..") || path.isAbsolute(rel)) throw new Error(`${what} leads outside the working directory through a symbolic link`);
 }
 
 async function* walk(abs: string, rel: string): AsyncGenerator<{ abs: string; rel: string; size: number }> {
@@ -43,6 +54,7 @@ export async function uploadArtifacts(
   for (const a of input.artifacts) {
     const { abs, rel } = artifactLocation(input.cwd, a.path);
     try {
+      if (!path.isAbsolute(a.path)) await assertInside(input.cwd, abs, `artifact path ${a.path}`);
       for await (const f of walk(abs, rel)) files.push(f);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
@@ -102,6 +114,7 @@ export async function downloadInputs(
         throw new Error(`artifact path ${f.path} of ${dep.workflow} leaves the working directory`);
       }
       await mkdir(path.dirname(dest), { recursive: true });
+      await assertInside(input.cwd, dest, `artifact path ${f.path} of ${dep.workflow}`);
       const res = await deps.client.request(`/inputs/${dep.runId}/file?path=${encodeURIComponent(f.path)}`);
       if (res.body === null) throw new Error(`artifact ${f.path} of ${dep.workflow} came back empty`);
       await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), createWriteStream(dest));
