@@ -2,7 +2,7 @@ import { config as loadDotenv } from "dotenv";
 import { loadConfig } from "./config.js";
 import { DstackError } from "./errors.js";
 import { createLogger } from "./logger.js";
-import { ensureRedis } from "./redis.js";
+import { assertNoEviction, ensureRedis } from "./redis.js";
 import { startService } from "./service.js";
 
 /** The composition root: config, embedded Redis when needed, the service, and shutdown on signals. */
@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ level: config.logLevel });
   const embedded = await ensureRedis({ log }, { url: config.redisUrl, dataDir: config.dataDir });
+  await assertNoEviction(config.redisUrl);
   const service = await startService(config, log);
   if (service.keys.apiTokenGenerated) {
     // Printed once, on the start that generated it; it stays in the data dir (keys/api-token).

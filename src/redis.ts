@@ -35,6 +35,33 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
   }
 }
 
+/**
+ * Refuses a Redis that may evict keys under memory pressure: queued jobs and run state would
+ * vanish (BullMQ requires `maxmemory-policy noeviction`). Reads `INFO memory`, which managed
+ * Redis services allow where `CONFIG GET` is disabled; when Redis cannot be asked, start-up goes
+ * on (the health check reports Redis).
+ */
+export async function assertNoEviction(url: string, timeoutMs = 3000): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  client.on("error", () => {
+    /* an unreachable Redis is reported elsewhere */
+  });
+  let policy: string | undefined;
+  try {
+    await client.connect();
+    policy = /maxmemory_policy:(\S+)/.exec(await client.info("memory"))?.[1];
+  } catch {
+    return;
+  } finally {
+    client.disconnect();
+  }
+  if (policy !== undefined && policy !== "noeviction") {
+    throw new ConfigError(
+      `Redis at ${redact(url)} uses maxmemory-policy ${policy}, which may evict queued jobs and runs: set \`maxmemory-policy noeviction\` (redis.conf or CONFIG SET)`,
+    );
+  }
+}
+
 export interface EmbeddedRedis {
   url: string;
   close(): Promise<void>;
