@@ -4,11 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import jsYaml from "js-yaml";
 import { parseDocument } from "yaml";
 import { main } from "../src/cli/main.js";
 import { formatProblem, hasErrors, loadWorkflows, planRunGroup } from "../src/workflow/index.js";
 import type { SourceFile } from "../src/workflow/index.js";
+import { parseYamlFast } from "../src/workflow/parse-yaml-fast.js";
 import { corpusRepos, writeCorpusRepo } from "../test/cli/corpus-folders.js";
+import { generateWorkflows } from "../test/workflow/generate-workflows.js";
 import type { Benchmark } from "./report.js";
 import { quantile } from "./report.js";
 
@@ -17,7 +20,8 @@ import { quantile } from "./report.js";
  * - parse + validate + plan of a generated 200-workflow file whose dependencies form deep chains
  *   (each workflow needs the one before it, one 7 back and the one at half its index: a 200-deep
  *   chain with many diamonds), planning the last workflow, which pulls in all 200; beside it, the
- *   YAML parse alone (the `yaml` package's `parseDocument`, as `YamlFile` calls it) and the plan alone,
+ *   fast YAML front end alone (`parseYamlFast`), js-yaml alone (the floor it builds on), the plan
+ *   alone, and the same work with the full parser (`parseDocument`, as before the fast front end),
  *   to show where the time goes;
  * - `dstack validate` over every corpus file (each in its own `.dstack/`, as test/cli lays them out),
  *   in one process, through the CLI's `main` (files read from disk, output discarded);
@@ -27,43 +31,15 @@ import { quantile } from "./report.js";
 const WORKFLOWS = 200;
 const WARMUP = 20;
 const ITERATIONS = 200;
+const FULL_ITERATIONS = 30;
 const CORPUS_PASSES = 10;
 const SPAWNS = 5;
 /** From dist/bench/ (where `npm run bench` runs this file), the repository's copy of the corpus. */
 const CORPUS_DIR = fileURLToPath(new URL("../../test/fixtures/dstack-workflows/", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/dstack.js", import.meta.url));
 
-/** A 200-workflow `.dstack/` (workflows.yaml + variables.yaml) using the fields a real file uses. */
-function generateWorkflows(count: number): SourceFile[] {
-  const lines = ["workflows:"];
-  for (let i = 0; i < count; i++) {
-    const deps = [...new Set([i - 1, i - 7, Math.floor(i / 2)].filter((d) => d >= 0 && d < i))].map((d) => `w${d}`);
-    lines.push(`  - name: w${i}`, `    help: step ${i} of the pipeline`);
-    if (i % 4 === 0) {
-      lines.push("    provider: bash", "    commands:", `      - echo step ${i} \${{ run.name }}`, "      - mkdir -p out && date > out/stamp.txt");
-    } else {
-      lines.push(
-        "    provider: python",
-        `    file: steps/step_${i}.py`,
-        `    args: ["--epochs", "\${{ epochs }}", "--seed", "${i}"]`,
-        "    requirements: requirements.txt",
-        "    version: 3.10",
-        "    env: [PYTHONPATH=src, STEP=" + String(i) + "]",
-      );
-    }
-    if (deps.length > 0) lines.push(`    depends-on: [${deps.join(", ")}]`);
-    lines.push(`    artifacts: [out/w${i}, {path: logs/w${i}, mount: true}]`);
-    lines.push("    resources:", `      gpu: {name: V100, count: ${(i % 4) + 1}, memory: 16GB}`, "      memory: 32GB", "      shm_size: 8GB", `      interruptible: ${i % 2 === 0}`);
-  }
-  const variables = ["variables:", "  global:", "    epochs: 10", "    lr: 0.001", "  w1:", "    epochs: 20"];
-  return [
-    { path: ".dstack/variables.yaml", text: `${variables.join("\n")}\n` },
-    { path: ".dstack/workflows.yaml", text: `${lines.join("\n")}\n` },
-  ];
-}
-
-function parseValidatePlan(files: SourceFile[]): number {
-  const { workflows, problems } = loadWorkflows(files);
+function parseValidatePlan(files: SourceFile[], parseMode: "auto" | "full" = "auto"): number {
+  const { workflows, problems } = loadWorkflows(files, {}, parseMode);
   if (hasErrors(problems)) throw new Error(`the generated file has errors:\n${problems.map(formatProblem).join("\n")}`);
   return planRunGroup(workflows, `w${WORKFLOWS - 1}`).nodes.length;
 }
@@ -93,20 +69,37 @@ const benchmark: Benchmark = {
     if (nodes !== WORKFLOWS) throw new Error(`the plan of w${WORKFLOWS - 1} has ${nodes} workflows, expected ${WORKFLOWS}`);
     for (let i = 0; i < WARMUP; i++) parseValidatePlan(files);
     const whole: number[] = [];
-    const yamlOnly: number[] = [];
+    const frontEnd: number[] = [];
+    const jsYamlOnly: number[] = [];
     const planOnly: number[] = [];
     const { workflows } = loadWorkflows(files);
     const text = (files[1] as SourceFile).text;
+    let cpuMicros = 0;
     for (let i = 0; i < ITERATIONS; i++) {
+      const cpu = process.cpuUsage();
       whole.push(timeMs(() => parseValidatePlan(files)));
-      yamlOnly.push(timeMs(() => parseDocument(text, { uniqueKeys: false, prettyErrors: false })));
+      const used = process.cpuUsage(cpu);
+      cpuMicros += used.user + used.system;
+      frontEnd.push(timeMs(() => parseYamlFast(text)));
+      jsYamlOnly.push(timeMs(() => jsYaml.safeLoad(text)));
       planOnly.push(timeMs(() => planRunGroup(workflows, `w${WORKFLOWS - 1}`)));
+    }
+    // The full parser (parseDocument), as every file was read before the fast front end: fewer rounds, it is slow.
+    const full: number[] = [];
+    const yamlOnly: number[] = [];
+    for (let i = 0; i < FULL_ITERATIONS; i++) {
+      full.push(timeMs(() => parseValidatePlan(files, "full")));
+      yamlOnly.push(timeMs(() => parseDocument(text, { uniqueKeys: false, prettyErrors: false })));
     }
     const shape = `${WORKFLOWS} workflows, ${text.split("\n").length} lines, ${Math.round(Buffer.byteLength(text) / 1024)} KiB, 200-deep chain; ${ITERATIONS} iterations`;
     report({ name: "parse+validate+plan, median", value: quantile(whole, 0.5), unit: "ms/file", note: `${shape}; target < 5 ms` });
     report({ name: "parse+validate+plan, p95", value: quantile(whole, 0.95), unit: "ms/file" });
-    report({ name: "of which YAML parse alone, median", value: quantile(yamlOnly, 0.5), unit: "ms/file", note: "yaml parseDocument of workflows.yaml" });
+    report({ name: "parse+validate+plan, CPU time, mean", value: cpuMicros / 1000 / ITERATIONS, unit: "ms/file", note: "process CPU time: less sensitive to a shared machine than wall time" });
+    report({ name: "of which the fast YAML front end, median", value: quantile(frontEnd, 0.5), unit: "ms/file", note: "parseYamlFast of workflows.yaml: js-yaml + the yaml node tree" });
+    report({ name: "js-yaml safeLoad alone, median", value: quantile(jsYamlOnly, 0.5), unit: "ms/file", note: "reference: the parser's own time, default schema" });
     report({ name: "plan alone (200 nodes), median", value: quantile(planOnly, 0.5), unit: "ms" });
+    report({ name: "parse+validate+plan with the full parser, median", value: quantile(full, 0.5), unit: "ms/file", note: `parseDocument, as before the fast front end; ${FULL_ITERATIONS} iterations` });
+    report({ name: "yaml parseDocument alone, median", value: quantile(yamlOnly, 0.5), unit: "ms/file", note: "what the full parser spends in the yaml package" });
 
     const root = await mkdtemp(path.join(os.tmpdir(), "dstack-bench-validate-"));
     try {

@@ -33,8 +33,12 @@ export function checkDependencyGraph(nodes: readonly GraphNode[]): void {
     }
   }
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  const edges = (name: string): string[] =>
-    (byName.get(name)?.dependencies ?? []).flatMap((d) => (d.ref.kind === "workflow" && d.ref.repo === undefined ? [d.ref.workflow] : []));
+  // Each node's edges once: findCycles asks for them again at every step of its walk.
+  const adjacency = new Map<string, string[]>();
+  for (const [name, node] of byName) {
+    adjacency.set(name, node.dependencies.flatMap((d) => (d.ref.kind === "workflow" && d.ref.repo === undefined ? [d.ref.workflow] : [])));
+  }
+  const edges = (name: string): string[] => adjacency.get(name) ?? [];
   for (const cycle of findCycles([...byName.keys()], edges)) {
     const [first, second] = cycle as [string, string];
     const node = byName.get(first) as GraphNode;

@@ -12,17 +12,20 @@ export function findCycles(nodes: readonly string[], edges: (node: string) => re
   const components: string[][] = [];
   let counter = 0;
 
+  // Each frame keeps its node's targets: computed once per node, not once per step of the walk.
+  const targetsOf = (node: string): readonly string[] => edges(node).filter((t) => order.has(t));
+
   // Iterative Tarjan: deep dependency chains must not overflow the call stack.
   for (const root of nodes) {
     if (index.has(root)) continue;
-    const work: Array<{ node: string; next: number }> = [{ node: root, next: 0 }];
+    const work: Array<{ node: string; next: number; targets: readonly string[] }> = [{ node: root, next: 0, targets: targetsOf(root) }];
     index.set(root, counter);
     low.set(root, counter++);
     stack.push(root);
     onStack.add(root);
     while (work.length > 0) {
-      const frame = work[work.length - 1] as { node: string; next: number };
-      const targets = edges(frame.node).filter((t) => order.has(t));
+      const frame = work[work.length - 1] as { node: string; next: number; targets: readonly string[] };
+      const targets = frame.targets;
       if (frame.next < targets.length) {
         const target = targets[frame.next++] as string;
         if (!index.has(target)) {
@@ -30,7 +33,7 @@ export function findCycles(nodes: readonly string[], edges: (node: string) => re
           low.set(target, counter++);
           stack.push(target);
           onStack.add(target);
-          work.push({ node: target, next: 0 });
+          work.push({ node: target, next: 0, targets: targetsOf(target) });
         } else if (onStack.has(target)) {
           low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(target) as number));
         }

@@ -1,5 +1,5 @@
-import { isMap, isScalar, isSeq, visit } from "yaml";
-import type { Node, YAMLMap } from "yaml";
+import { isMap, isPair, isScalar, isSeq } from "yaml";
+import type { Node, Scalar, YAMLMap } from "yaml";
 import type { LocatedDependency } from "./fields/field-context.js";
 import { listInline } from "./did-you-mean.js";
 import { BUILTIN_PROVIDERS } from "./provider-registry.js";
@@ -100,21 +100,29 @@ const RUN_NAME = new Set(["run_name", "job_name", "job_id"]);
 export function reportShellVariables(node: Node | null, yaml: YamlFile, legacy: boolean, variables: Readonly<Record<string, string>>): void {
   if (node === null) return;
   const report = yaml.report;
-  visit(node, {
-    Scalar(_, scalar) {
-      if (typeof scalar.value !== "string" || !scalar.value.includes("$")) return;
-      const [start, end] = report.range(scalar);
-      const raw = report.text.slice(start, end);
-      for (const match of raw.matchAll(SHELL_VAR)) {
-        const name = (match[1] ?? match[2]) as string;
-        const where: [number, number] = [start + (match.index ?? 0), start + (match.index ?? 0) + match[0].length];
-        if (legacy) report.error(where, "legacy-syntax", legacyVariableMessage(match[0], name));
-        else if (name in variables) {
-          report.warning(where, "shell-variable", `\`${match[0]}\` is not replaced by dstack; write \`\${{ ${name} }}\`, or \`$${name.replace(/[^A-Za-z0-9_]/g, "_").toUpperCase()}\` (variables reach the workflow as environment variables)`);
-        }
+  forEachScalar(node, (scalar) => {
+    if (typeof scalar.value !== "string" || !scalar.value.includes("$")) return;
+    const [start, end] = report.range(scalar);
+    const raw = report.text.slice(start, end);
+    for (const match of raw.matchAll(SHELL_VAR)) {
+      const name = (match[1] ?? match[2]) as string;
+      const where: [number, number] = [start + (match.index ?? 0), start + (match.index ?? 0) + match[0].length];
+      if (legacy) report.error(where, "legacy-syntax", legacyVariableMessage(match[0], name));
+      else if (name in variables) {
+        report.warning(where, "shell-variable", `\`${match[0]}\` is not replaced by dstack; write \`\${{ ${name} }}\`, or \`$${name.replace(/[^A-Za-z0-9_]/g, "_").toUpperCase()}\` (variables reach the workflow as environment variables)`);
       }
-    },
+    }
   });
+}
+
+/** Every scalar under a node, keys included, in document order; aliases are not followed. */
+function forEachScalar(node: unknown, fn: (scalar: Scalar) => void): void {
+  if (isScalar(node)) fn(node);
+  else if (isMap(node) || isSeq(node)) for (const item of node.items) forEachScalar(item, fn);
+  else if (isPair(node)) {
+    forEachScalar(node.key, fn);
+    forEachScalar(node.value, fn);
+  }
 }
 
 function legacyVariableMessage(written: string, name: string): string {

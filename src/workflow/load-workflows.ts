@@ -10,6 +10,7 @@ import type { LoadOptions, LoadResult, Problem, SourceFile, Workflow } from "./t
 import { readVariablesFile } from "./variables-file.js";
 import type { VariableSection } from "./variables-file.js";
 import { describeNode, YamlFile } from "./yaml-file.js";
+import type { YamlParseMode } from "./yaml-file.js";
 
 /** Which `.dstack/` file a path is: `variables.yaml`, `providers.yaml`, or a workflows file. */
 export type SourceFileKind = "workflows" | "variables" | "providers";
@@ -36,10 +37,13 @@ export function sourceFileKind(path: string): SourceFileKind {
  * substituted as `${{ name }}` in any value, and passed in `env` upper-cased (`batch-size` ->
  * `BATCH_SIZE`; explicit `env`/`environment` entries win). `${{ run.name }}` and `${{ run.args }}`
  * take `options.run`; without it they are kept as written (validation without a run).
+ *
+ * `parseMode` is internal (default `auto`): the differential tests pass `full` to check that the fast
+ * YAML front end changes no result.
  */
-export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}): LoadResult {
+export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, parseMode: YamlParseMode = "auto"): LoadResult {
   const problems: Problem[] = [];
-  const parsed = files.map((file) => ({ kind: sourceFileKind(file.path), yaml: new YamlFile(file, problems) }));
+  const parsed = files.map((file) => ({ kind: sourceFileKind(file.path), yaml: new YamlFile(file, problems, parseMode) }));
 
   const providers = collectProviders(parsed.filter((p) => p.kind === "providers").flatMap((p) => readProvidersFile(p.yaml)));
   const sections = collectSections(parsed.filter((p) => p.kind === "variables").flatMap((p) => readVariablesFile(p.yaml)));
@@ -52,10 +56,11 @@ export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}): L
   const nodes: GraphNode[] = [];
   const workflows: Workflow[] = [];
   const firstByName = new Map<string, { file: string; line: number }>();
+  const context = { customProviders: new Set(providers.keys()), scopeFor, run: options.run };
   for (const { kind, yaml } of parsed) {
     if (kind !== "workflows") continue;
     for (const item of workflowItems(yaml)) {
-      const result = readWorkflow(item, yaml, { customProviders: new Set(providers.keys()), scopeFor, run: options.run });
+      const result = readWorkflow(item, yaml, context);
       if (result.name === undefined) continue;
       const first = firstByName.get(result.name);
       if (first !== undefined) {

@@ -40,7 +40,8 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
   const entries = yaml.entries(item);
   const nameEntry = entries.find((e) => e.key === "name");
   const name = readName(nameEntry, item, entries, yaml);
-  const scope: SubstitutionScope = { ...context.scopeFor(name ?? ""), ...(context.run ? { run: context.run } : {}) };
+  const { variables: visible, defineHint } = context.scopeFor(name ?? "");
+  const scope: SubstitutionScope = context.run ? { variables: visible, defineHint, run: context.run } : { variables: visible, defineHint };
   let usesRunArgs = false;
   const dependencies: LocatedDependency[] = [];
   const ctx: FieldContext = {
@@ -131,8 +132,12 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
   if (usesRunArgs) workflow.usesRunArgs = true;
   if (provider?.kind === "custom") workflow.providerSource = { kind: "custom" };
   if (provider?.kind === "repo") workflow.providerSource = { kind: "repo", repo: provider.repo };
-  const usable = name !== undefined && provider !== undefined && provider.kind !== "unknown";
-  return { ...(usable ? { workflow } : {}), ...(name !== undefined ? { name } : {}), ...(nameEntry ? { nameNode: nameEntry.value ?? nameEntry.keyNode } : {}), dependencies };
+  // Built field by field: spreading objects of several shapes is slow in V8, and this runs per workflow.
+  const result: ReadWorkflowResult = { dependencies };
+  if (name !== undefined && provider !== undefined && provider.kind !== "unknown") result.workflow = workflow;
+  if (name !== undefined) result.name = name;
+  if (nameEntry) result.nameNode = nameEntry.value ?? nameEntry.keyNode;
+  return result;
 }
 
 function readName(entry: Entry | undefined, item: YAMLMap, entries: readonly Entry[], yaml: YamlFile): string | undefined {

@@ -1,7 +1,15 @@
 import { isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
-import type { Document, Node, Scalar, YAMLMap } from "yaml";
+import type { Alias, Document, Node, Scalar, YAMLMap } from "yaml";
 import { FileReporter } from "./file-reporter.js";
+import { parseYamlFast } from "./parse-yaml-fast.js";
 import type { Problem, SourceFile } from "./types.js";
+
+/**
+ * How a file is parsed: `auto` tries the fast front end (js-yaml, see `parseYamlFast`) and falls
+ * back to the `yaml` package's `parseDocument`; `full` always uses `parseDocument`. Internal: tests
+ * use `full` to check that both give the same result.
+ */
+export type YamlParseMode = "auto" | "full";
 
 /** A key of a mapping with its (alias-resolved) value; `value` is null for `key:` with nothing after. */
 export interface Entry {
@@ -18,27 +26,39 @@ export interface Entry {
 export class YamlFile {
   readonly report: FileReporter;
   readonly root: Node | null;
-  private readonly doc: Document.Parsed;
+  /** Which parser read the file: `fast` (valid, plain YAML) or `full` (anything else, or when asked). */
+  readonly parsedBy: "fast" | "full";
+  private readonly target: (alias: Alias) => unknown;
 
-  constructor(file: SourceFile, sink: Problem[]) {
-    // uniqueKeys: false so that we report duplicates ourselves, with both positions (dstack kept the last).
-    this.doc = parseDocument(file.text, { uniqueKeys: false, prettyErrors: false });
+  constructor(file: SourceFile, sink: Problem[], mode: YamlParseMode = "auto") {
     this.report = new FileReporter(file.path, file.text, sink);
-    for (const error of this.doc.errors) {
+    // A file the fast front end reads has no syntax error, warning or duplicate key to report.
+    const fast = mode === "auto" ? parseYamlFast(file.text) : undefined;
+    if (fast !== undefined) {
+      this.parsedBy = "fast";
+      this.target = (alias) => fast.aliases.get(alias);
+      this.root = this.resolve(fast.root);
+      return;
+    }
+    this.parsedBy = "full";
+    // uniqueKeys: false so that we report duplicates ourselves, with both positions (dstack kept the last).
+    const doc = parseDocument(file.text, { uniqueKeys: false, prettyErrors: false });
+    this.target = (alias) => alias.resolve(doc);
+    for (const error of doc.errors) {
       this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}`);
     }
-    for (const warning of this.doc.warnings) {
+    for (const warning of doc.warnings) {
       this.report.warning([warning.pos[0], warning.pos[1]], "yaml-warning", `YAML: ${firstLine(warning.message)}`);
     }
-    this.root = this.doc.errors.length > 0 && this.doc.contents === null ? null : this.resolve(this.doc.contents);
-    this.reportDuplicateKeys();
+    this.root = doc.errors.length > 0 && doc.contents === null ? null : this.resolve(doc.contents);
+    this.reportDuplicateKeys(doc);
   }
 
   /** Follows aliases (`*name`) to the node they stand for. */
   resolve(node: unknown): Node | null {
     let current: unknown = node;
     for (let hops = 0; isAlias(current) && hops < 64; hops++) {
-      current = current.resolve(this.doc);
+      current = this.target(current);
     }
     if (isAlias(current)) return null;
     return isScalar(current) || isMap(current) || isSeq(current) ? current : null;
@@ -66,6 +86,7 @@ export class YamlFile {
       }
       own.push({ key, keyNode, value: isScalar(value) && value.value === null && value.source === "" ? null : value });
     }
+    if (merged.length === 0) return own;
     const ownKeys = new Set(own.map((e) => e.key));
     return [...merged.filter((e) => !ownKeys.has(e.key)), ...own];
   }
@@ -79,9 +100,9 @@ export class YamlFile {
     });
   }
 
-  private reportDuplicateKeys(): void {
+  private reportDuplicateKeys(doc: Document.Parsed): void {
     const report = this.report;
-    visit(this.doc, {
+    visit(doc, {
       Map(_, map) {
         const first = new Map<string, Scalar>();
         for (const pair of map.items) {

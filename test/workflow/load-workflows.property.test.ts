@@ -2,37 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { loadWorkflows } from "../../src/workflow/index.js";
 import type { Problem, SourceFile } from "../../src/workflow/index.js";
 import { corpusFiles, corpusText } from "./corpus.js";
-
-/** A small seeded generator, so that a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const PIECES = ["workflows:", "variables:", "providers:", "\n", "\n  ", "\n    ", "- ", ": ", "name", "provider", "bash", "python", "commands", "resources", "gpu", "depends-on", "deps", "artifacts", "${{ x }}", "${{", "}}", "[", "]", "{", "}", ",", "'", '"', "&a ", "*a", "<<: ", "? ", "|", ">", "#", "\t", "---", "...", "!!str ", "!tag ", "%YAML 1.2", "..", "/", ":", "0", "3.10", "1e5", "null", "~", "true", "é", "\r\n", "\u0000", "\ufeff", " "];
-
-function garbage(next: () => number): string {
-  let text = "";
-  const length = Math.floor(next() * 60);
-  for (let i = 0; i < length; i++) text += PIECES[Math.floor(next() * PIECES.length)] as string;
-  return text;
-}
-
-function mutate(text: string, next: () => number): string {
-  let out = text;
-  for (let i = 0; i < 1 + Math.floor(next() * 4); i++) {
-    const at = Math.floor(next() * (out.length + 1));
-    const cut = Math.floor(next() * 8);
-    out = out.slice(0, at) + (next() < 0.5 ? (PIECES[Math.floor(next() * PIECES.length)] as string) : "") + out.slice(at + cut);
-  }
-  return out;
-}
+import { garbage, mutate, random } from "./yaml-mutator.js";
 
 function expectWithinText(problem: Problem, files: SourceFile[]): void {
   const file = files.find((f) => f.path === problem.file);
