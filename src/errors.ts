@@ -45,3 +45,17 @@ export class ArtifactNotFoundError extends NotFoundError {
     super(`artifact ${JSON.stringify(key)} does not exist`);
   }
 }
+
+/** Stored secrets cannot be decrypted with the configured key (it changed, or another deployment's data). */
+export class SecretsKeyError extends DstackError {
+  constructor(message: string) {
+    super("secrets_key", message);
+  }
+}
+
+/** A stored secret failed its integrity check: it was altered outside dstack, or the record is damaged. */
+export class CorruptSecretError extends DstackError {
+  constructor(message: string) {
+    super("secret_corrupt", message);
+  }
+}

@@ -26,10 +26,18 @@ function readOrCreate(file: string, make: () => string): { value: string; create
   }
 }
 
-/** A secrets key is any string of >= 32 characters (hashed to 32 bytes) or base64 of 32 bytes. */
+/**
+ * A secrets key (DESIGN.md §4) is base64 of 32 bytes, or any other string of >= 32 characters,
+ * which is SHA-256 hashed to 32 bytes. Only canonical, padded base64 (44 characters ending in `=`,
+ * what `openssl rand -base64 32` and the generated key file hold) counts as base64: Node's
+ * decoder is lenient (it skips characters outside the alphabet and accepts `-` and `_`), so a
+ * 43-character passphrase of letters and underscores would otherwise be taken for raw key bytes.
+ */
 export function deriveSecretsKey(value: string): Buffer {
-  const raw = Buffer.from(value, "base64");
-  if (raw.length === 32 && value.length < 48) return raw;
+  if (/^[A-Za-z0-9+/]{43}=$/.test(value)) {
+    const raw = Buffer.from(value, "base64");
+    if (raw.length === 32 && raw.toString("base64") === value) return raw;
+  }
   return createHash("sha256").update(value).digest();
 }
 

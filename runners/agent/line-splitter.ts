@@ -1,8 +1,9 @@
 /**
- * Cuts one output stream into whole lines before they are masked and shipped, so a secret split
- * across two pipe reads is still seen whole by the masker, and stdout and stderr never interleave
- * inside a line. A line longer than `maxLineBytes` is passed on in pieces of that size (a
- * progress bar without newlines must still stream); only such a giant line can split a secret.
+ * Cuts one (already masked) output stream into whole lines before they are shipped, so stdout and
+ * stderr never interleave inside a line. A line longer than `maxLineBytes` is passed on in pieces
+ * of that size (a progress bar without newlines must still stream). Masking happens before, on
+ * the byte stream (SecretMaskingStream), so neither a split read nor a giant line lets a secret
+ * through.
  */
 export class LineSplitter {
   private partial: Buffer[] = [];

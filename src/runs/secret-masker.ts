@@ -1,52 +1,50 @@
+import { secretForms } from "./secret-forms.js";
+import { NeedleSet, SecretMaskingStream, type MaskingState } from "./secret-masking-stream.js";
+
 /**
- * Replaces every occurrence of a registered secret in byte chunks with `***`.
- * Each secret is registered with its base64 and URL-encoded forms too, since programs print those
- * (an Authorization header, a URL with a token). Masking is byte-exact and works on Buffers so the
- * log path never decodes text; a secret split across two chunks is caught only when the chunks are
- * line-aligned (the agent sends whole lines), which is the same limit GitHub Actions documents.
+ * A run's secrets, compiled for masking: every form of every value (see `secretForms`: the raw
+ * value, its lines, base64 at offsets 0/1/2, URL-encoded and JSON-escaped) becomes a needle.
+ * Output is masked through `stream()`, one stream per output (stdout, stderr, the log requests of a
+ * run), so a value split across writes or chunks is still masked; `maskText` is for whole strings
+ * (an error message). Values shorter than MIN_SECRET_LENGTH are not masked (see there why).
  */
 export class SecretMasker {
-  private readonly needles: Buffer[] = [];
-  static readonly MASK = Buffer.from("***");
-  /** Values shorter than this are not masked: masking `1` or `a` would destroy the log. */
-  static readonly MIN_LENGTH = 4;
+  private readonly values = new Set<string>();
+  private compiled: NeedleSet | undefined;
 
-  add(secret: string): void {
-    if (secret.length < SecretMasker.MIN_LENGTH) return;
-    const forms = new Set([secret, Buffer.from(secret).toString("base64"), encodeURIComponent(secret)]);
-    for (const line of secret.split(/\r?\n/)) if (line.trim().length >= SecretMasker.MIN_LENGTH) forms.add(line);
-    for (const form of forms) {
-      const b = Buffer.from(form);
-      if (!this.needles.some((n) => n.equals(b))) this.needles.push(b);
-    }
-    // Longest first, so a secret that contains another is masked whole.
-    this.needles.sort((a, b) => b.length - a.length);
+  constructor(values: Iterable<string> = []) {
+    for (const v of values) this.add(v);
   }
 
+  add(value: string): void {
+    if (this.values.has(value)) return;
+    this.values.add(value);
+    this.compiled = undefined;
+  }
+
+  /** Number of byte strings searched for (0: nothing to mask). */
   get size(): number {
-    return this.needles.length;
+    return this.needles().size;
   }
 
-  mask(chunk: Buffer): Buffer {
-    if (this.needles.length === 0) return chunk;
-    let out = chunk;
-    for (const needle of this.needles) {
-      let at = out.indexOf(needle);
-      if (at === -1) continue;
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (at !== -1) {
-        parts.push(out.subarray(from, at), SecretMasker.MASK);
-        from = at + needle.length;
-        at = out.indexOf(needle, from);
-      }
-      parts.push(out.subarray(from));
-      out = Buffer.concat(parts);
-    }
-    return out;
+  /** Longest byte string searched for: a stream holds back at most this minus one byte. */
+  get maxNeedleBytes(): number {
+    return this.needles().maxBytes;
+  }
+
+  /** A masking stream over the values added so far, optionally resuming a stored state. */
+  stream(state?: MaskingState): SecretMaskingStream {
+    return new SecretMaskingStream(this.needles(), state);
   }
 
   maskText(text: string): string {
-    return this.needles.length === 0 ? text : this.mask(Buffer.from(text)).toString();
+    if (this.needles().maxBytes === 0) return text;
+    const s = this.stream();
+    return Buffer.concat([s.write(Buffer.from(text)), s.flush()]).toString();
+  }
+
+  private needles(): NeedleSet {
+    this.compiled ??= new NeedleSet([...this.values].flatMap((v) => secretForms(v).map((f) => Buffer.from(f, "utf8"))));
+    return this.compiled;
   }
 }

@@ -26,14 +26,17 @@ describe("LineSplitter", () => {
     expect(out).toEqual(["abcd", "efgh", "ijk\n"]);
   });
 
-  it("lets the masker see a secret that arrived in two reads", () => {
-    const masker = new SecretMasker();
-    masker.add("hunter2-secret");
+  it("ships whole masked lines when a secret arrives in two reads (masking stream first, as the agent does)", () => {
+    const masking = new SecretMasker(["hunter2-secret"]).stream();
     const shipped: string[] = [];
-    const s = new LineSplitter((b) => shipped.push(masker.mask(b).toString()));
-    s.write(Buffer.from("token=hunter2-"));
-    s.write(Buffer.from("secret ok\n"));
-    expect(shipped.join("")).toBe("token=*** ok\n");
+    const s = new LineSplitter((b) => shipped.push(b.toString()));
+    s.write(masking.write(Buffer.from("token=hunter2-")));
+    expect(shipped).toEqual([]);
+    s.write(masking.write(Buffer.from("secret ok\nnext")));
+    expect(shipped).toEqual(["token=*** ok\n"]);
+    s.write(masking.flush());
+    s.end();
+    expect(shipped).toEqual(["token=*** ok\n", "next"]);
   });
 
   it("does not keep a reference to a buffer the stream may reuse", () => {
