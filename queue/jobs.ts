@@ -12,3 +12,6 @@ export interface RunJob {
 
 export const QUEUE_EVENTS = "events";
 export const QUEUE_RUNS = "runs";
+
+/** Backoff type of event jobs: the worker's `retryDelayMs` decides the wait (GitHub's retry-after). */
+export const BACKOFF_TRANSIENT = "transient";

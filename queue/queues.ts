@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import { QUEUE_EVENTS, QUEUE_RUNS, type EventJob, type RunJob } from "./jobs.js";
+import { BACKOFF_TRANSIENT, QUEUE_EVENTS, QUEUE_RUNS, type EventJob, type RunJob } from "./jobs.js";
 
 /**
  * The producers' side of BullMQ: the only place jobs are added. Job ids derive from stable keys
@@ -15,8 +15,10 @@ export class Queues {
     this.events = new Queue<EventJob>(QUEUE_EVENTS, {
       ...common,
       defaultJobOptions: {
-        attempts: 5,
-        backoff: { type: "exponential", delay: 2000 },
+        // Handlers are idempotent step by step, so a retry resumes: 10 tries over about 4 minutes
+        // ride out a GitHub outage or a secondary rate limit (waits follow `retry-after`).
+        attempts: 10,
+        backoff: { type: BACKOFF_TRANSIENT },
         removeOnComplete: { age: 3600, count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600 },
       },

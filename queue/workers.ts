@@ -1,6 +1,6 @@
-import { Worker, type ConnectionOptions, type Job } from "bullmq";
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Logger } from "../src/logger.js";
-import { QUEUE_EVENTS, QUEUE_RUNS, type EventJob, type RunJob } from "./jobs.js";
+import { BACKOFF_TRANSIENT, QUEUE_EVENTS, QUEUE_RUNS, type EventJob, type RunJob } from "./jobs.js";
 
 export interface WorkerOptions {
   connection: ConnectionOptions;
@@ -11,6 +11,11 @@ export interface WorkerOptions {
   eventConcurrency?: number;
   processEvent(job: EventJob, signal: AbortSignal): Promise<void>;
   processRun(job: RunJob, signal: AbortSignal): Promise<void>;
+  /**
+   * How long to wait before an event job that failed with `err` runs again (`attempt` 1 = first
+   * retry), or undefined when retrying cannot help: the job then fails at once. Default: 2 s doubling.
+   */
+  retryDelayMs?(err: unknown, attempt: number): number | undefined;
   log: Pick<Logger, "warn" | "error">;
 }
 
@@ -25,10 +30,27 @@ export interface Workers {
 export function startWorkers(options: WorkerOptions): Workers {
   const shutdown = new AbortController();
   const common = { connection: options.connection, prefix: options.prefix };
+  const retryDelayMs = options.retryDelayMs ?? ((_err: unknown, attempt: number) => 2000 * 2 ** (attempt - 1));
   const events = new Worker<EventJob>(
     QUEUE_EVENTS,
-    async (job: Job<EventJob>, _token?: string, signal?: AbortSignal) => options.processEvent(job.data, signal ?? shutdown.signal),
-    { ...common, concurrency: options.eventConcurrency ?? 8 },
+    async (job: Job<EventJob>, _token?: string, signal?: AbortSignal) => {
+      try {
+        await options.processEvent(job.data, signal ?? shutdown.signal);
+      } catch (err) {
+        // Permanent failures (a 404, a 422, a user's mistake) are not retried: BullMQ's way to say so.
+        if (retryDelayMs(err, 1) === undefined) throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+    },
+    {
+      ...common,
+      concurrency: options.eventConcurrency ?? 8,
+      settings: {
+        // Jobs use `backoff: { type: BACKOFF_TRANSIENT }`: the wait follows GitHub's `retry-after`.
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
+          type === BACKOFF_TRANSIENT ? (retryDelayMs(err, attemptsMade) ?? -1) : 2000 * 2 ** (attemptsMade - 1),
+      },
+    },
   );
   const runs = new Worker<RunJob>(
     QUEUE_RUNS,

@@ -1,12 +1,18 @@
 import type { Probot } from "probot";
 import type { GitHubClient } from "./github/client.js";
+import { handleCheckRun, type CheckRunPayload } from "./github/handle-check-run.js";
 import { handleComment, type CommentDeps, type CommentPayload } from "./github/handle-comment.js";
+import { handlePullRequest, type PullRequestPayload } from "./github/handle-pull-request.js";
+import { handlePush, type PushPayload } from "./github/handle-push.js";
+import { handleCreate, handleDelete, type RefPayload } from "./github/handle-tag.js";
 
 export type AppDeps = Omit<CommentDeps, "github" | "log">;
 
 /**
  * The Probot app: registers handlers only. Handlers run in workers (the webhook intake enqueues
  * the event, a worker calls `probot.receive`), with an Octokit authenticated as the installation.
+ * Only `issue_comment.created` runs commands: an edited comment's commands never run again. The
+ * intake drops other deliveries before they are queued (`isHandled`): keep both in step.
  */
 export function createApp(deps: AppDeps) {
   return (app: Probot): void => {
@@ -14,6 +20,28 @@ export function createApp(deps: AppDeps) {
       await handleComment(
         { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
         context.payload as unknown as CommentPayload,
+      );
+    });
+    app.on("push", async (context) => {
+      await handlePush({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as PushPayload);
+    });
+    app.on("create", async (context) => {
+      await handleCreate({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as RefPayload);
+    });
+    app.on("delete", async (context) => {
+      await handleDelete({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as RefPayload);
+    });
+    app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
+      await handlePullRequest(
+        { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
+        context.payload as unknown as PullRequestPayload,
+      );
+    });
+    app.on(["check_run.rerequested", "check_run.requested_action"], async (context) => {
+      await handleCheckRun(
+        { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
+        context.payload as unknown as CheckRunPayload,
+        context.id,
       );
     });
   };

@@ -1,18 +1,17 @@
 import type { Redis } from "ioredis";
 import { DstackError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { GITHUB_LIMITS, render, truncate } from "../render.js";
+import { escapeMarkdown, GITHUB_LIMITS, render, truncate } from "../render.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
 import type { RunStore } from "../runs/run-store.js";
-import { submitRunGroup } from "../runs/submit-runs.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import type { Problem, Workflow } from "../workflow/types.js";
 import { loadWorkflows } from "../workflow/index.js";
-import { runUrl } from "./check-run-publisher.js";
 import type { GitHubClient } from "./client.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
 import { canWrite, permissionOf } from "./permissions.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
+import { startRunGroup } from "./start-runs.js";
 
 export interface CommentDeps {
   github: GitHubClient;
@@ -37,6 +36,8 @@ export interface CommentPayload {
 
 /** Dedupe keys live as long as GitHub may redeliver a webhook. */
 const DEDUPE_SECONDS = 3 * 24 * 3600;
+/** A command's dedupe key holds this once the command was accepted (it earns the 👀). */
+const ACCEPTED = "accepted";
 
 /**
  * `issue_comment.created`: runs each `/dstack` command of the comment, once (keyed by comment id
@@ -58,10 +59,14 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
 
   for (const [index, command] of commands.entries()) {
     const key = `${deps.prefix}:cmd:${repository.full_name}:${comment.id}:${index}`;
-    if ((await deps.redis.set(key, "1", "EX", DEDUPE_SECONDS, "NX")) !== "OK") continue;
+    if ((await deps.redis.set(key, "1", "EX", DEDUPE_SECONDS, "NX")) !== "OK") {
+      // Done by an earlier attempt of this job: still count it, so a retry after a failed 👀 adds it.
+      if ((await deps.redis.get(key)) === ACCEPTED) accepted++;
+      continue;
+    }
     try {
       if (command.kind === "invalid") {
-        await reply(deps, ctx, { command: command.line, title: "This command was not understood", message: command.message, items: USAGE });
+        await reply(deps, ctx, { command: command.line, title: "This command was not understood", message: command.message, usage: USAGE });
         continue;
       }
       if (command.kind !== "help") {
@@ -76,8 +81,11 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
         }
       }
       target ??= findTarget(deps.github, payload);
-      const ok = await runCommand(deps, payload, command, await target);
-      if (ok) accepted++;
+      const ok = await runCommand(deps, payload, command, await target, key);
+      if (ok) {
+        accepted++;
+        await deps.redis.set(key, ACCEPTED, "EX", DEDUPE_SECONDS);
+      }
     } catch (err) {
       // Let BullMQ retry transient failures (GitHub or Redis down) from this command on.
       await deps.redis.del(key);
@@ -121,7 +129,13 @@ async function findTarget(github: GitHubClient, payload: CommentPayload): Promis
   return { sha: b.commit.sha, ref: branch, fork: false };
 }
 
-async function runCommand(deps: CommentDeps, payload: CommentPayload, command: Exclude<Command, { kind: "invalid" }>, target: Target): Promise<boolean> {
+async function runCommand(
+  deps: CommentDeps,
+  payload: CommentPayload,
+  command: Exclude<Command, { kind: "invalid" }>,
+  target: Target,
+  key: string,
+): Promise<boolean> {
   const owner = payload.repository.owner.login;
   const repo = payload.repository.name;
   const ctx = { owner, repo, issueNumber: payload.issue.number };
@@ -136,8 +150,9 @@ async function runCommand(deps: CommentDeps, payload: CommentPayload, command: E
         message:
           workflows.length === 0
             ? "This repository has no workflows yet: add `.dstack/workflows.yaml`."
-            : `Workflows of ${fullName} at \`${target.sha.slice(0, 7)}\`: ${workflows.map((w) => `\`${w.name}\`${w.help !== undefined ? ` (${w.help})` : ""}`).join(", ")}`,
-        items: USAGE,
+            : `Workflows of ${fullName} at \`${target.sha.slice(0, 7)}\`:`,
+        items: workflows.map((w) => `\`${w.name}\`${w.help !== undefined ? ` — ${escapeMarkdown(w.help)}` : ""}`),
+        usage: USAGE,
       });
       return false;
     }
@@ -156,9 +171,10 @@ async function runCommand(deps: CommentDeps, payload: CommentPayload, command: E
       }
       let runs: Run[];
       try {
-        runs = await submitRunGroup(
-          { store: deps.store },
+        runs = await startRunGroup(
+          { ...deps, log: deps.log },
           {
+            onceKey: `${key}:group`,
             repo: fullName,
             installationId: payload.installation?.id,
             commit: target.sha,
@@ -182,8 +198,6 @@ async function runCommand(deps: CommentDeps, payload: CommentPayload, command: E
         await reply(deps, ctx, { command: command.line, title: "Nothing ran", message: err.message });
         return false;
       }
-      await Promise.all(runs.map((run) => createCheckRun(deps, run)));
-      for (const run of runs) await deps.enqueueRun(run.id);
       deps.log.info({ runs: runs.map((r) => r.id), workflow: resolved.target.name }, "runs submitted from a comment");
       return true;
     }
@@ -198,6 +212,7 @@ async function runCommand(deps: CommentDeps, payload: CommentPayload, command: E
         return false;
       }
       await deps.store.update(run.id, { stopRequested: `stopped by @${payload.comment.user.login}` });
+      await deps.enqueueRun(run.id); // a run waiting for its dependencies has no supervisor right now
       return true;
     }
     case "tag": {
@@ -220,31 +235,12 @@ async function runCommand(deps: CommentDeps, payload: CommentPayload, command: E
   }
 }
 
-/** Creates the run's check run (`queued`) and remembers its id on the run. */
-export async function createCheckRun(deps: Pick<CommentDeps, "github" | "store" | "publicUrl">, run: Run): Promise<void> {
-  const [owner, repo] = run.repo.split("/");
-  const res = await deps.github.request("POST /repos/{owner}/{repo}/check-runs", {
-    owner,
-    repo,
-    name: `dstack: ${run.workflow.name}`,
-    head_sha: run.commit,
-    external_id: run.id,
-    details_url: runUrl(deps.publicUrl, run.id),
-    status: "queued",
-    output: {
-      title: `${run.workflow.name} queued`,
-      summary: run.needs.length > 0 ? "Waiting for its dependencies to finish." : "Waiting for a runner.",
-    },
-  });
-  await deps.store.update(run.id, { checkRunId: (res.data as { id: number }).id });
-}
-
 async function reply(
   deps: Pick<CommentDeps, "github">,
   ctx: { owner: string; repo: string; issueNumber: number },
-  view: { command: string; title?: string; message: string; items?: string[]; problems?: Problem[] },
+  view: { command: string; title?: string; message: string; items?: string[]; usage?: string[]; problems?: Problem[] },
 ): Promise<void> {
-  const body = render("reply", { ...view, items: view.items ?? [], problems: view.problems ?? [] });
+  const body = render("reply", { ...view, items: view.items ?? [], usage: view.usage ?? [], problems: view.problems ?? [] });
   await deps.github.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
     owner: ctx.owner,
     repo: ctx.repo,

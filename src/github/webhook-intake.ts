@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { EventJob } from "../../queue/jobs.js";
 import type { Logger } from "../logger.js";
 import { readBody, sendJson } from "../http/router.js";
+import { isHandled } from "./is-handled.js";
 
 export interface WebhookIntakeDeps {
   secret: string;
@@ -44,8 +45,8 @@ const KEEP = [
 ];
 
 /**
- * `POST /api/github/webhooks`: verify the signature (constant time), drop redeliveries, enqueue a
- * trimmed event and answer 202. No GitHub call and no run work happens here (STYLE §2). Redis
+ * `POST /api/github/webhooks`: verify the signature (constant time), acknowledge deliveries that
+ * cannot lead to work (200, nothing stored), drop redeliveries, enqueue a trimmed event and answer 202. No GitHub call and no run work happens here (STYLE §2). Redis
  * down means 503, so GitHub records a failed delivery that can be redelivered: never 2xx-and-drop.
  */
 export function createWebhookIntake(deps: WebhookIntakeDeps) {
@@ -81,6 +82,12 @@ export function createWebhookIntake(deps: WebhookIntakeDeps) {
       payload = JSON.parse(text) as Record<string, unknown>;
     } catch {
       sendJson(res, 400, { code: "invalid_input", message: "the payload is not JSON" });
+      return;
+    }
+    // Most deliveries lead to nothing (comments without a command, events the app ignores):
+    // acknowledged here, they cost no Redis write and no worker. Redelivering them is harmless.
+    if (!isHandled(event, payload)) {
+      sendJson(res, 200, { ok: true, ignored: true });
       return;
     }
     const key = `${deps.prefix}:delivery:${id}`;

@@ -150,6 +150,7 @@ export class RunStore {
       .zadd(this.key("runs", "all"), createdAt, id)
       .sadd(this.key("runs", "active"), id)
       .sadd(this.key("runs", "group", run.groupId), id)
+      .zadd(this.key("runs", "commit", run.repo, run.commit), createdAt, id)
       .exec();
     return { run, token };
   }
@@ -185,6 +186,7 @@ export class RunStore {
   async update(id: string, patch: RunPatch): Promise<void> {
     const fields = encodePatch(patch);
     if (Object.keys(fields).length > 0) await this.redis.hset(this.key("run", id), fields);
+    if (patch.concluded === true) await this.redis.srem(this.key("runs", "concluding"), id);
   }
 
   /**
@@ -202,7 +204,8 @@ export class RunStore {
     const res = await redis.dstackTransition(this.key("run", id), ...args);
     if (res === -1) throw new NotFoundError(`run ${JSON.stringify(id)} does not exist`);
     if (res === 1 && ["done", "failed", "stopped", "timed_out"].includes(to)) {
-      await this.redis.srem(this.key("runs", "active"), id);
+      // Ended but not yet published: the reaper keeps supervising it until the conclusion is out.
+      await this.redis.multi().srem(this.key("runs", "active"), id).sadd(this.key("runs", "concluding"), id).exec();
     }
     return res === 1;
   }
@@ -233,6 +236,18 @@ export class RunStore {
     return this.redis.smembers(this.key("runs", "active"));
   }
 
+  /** Runs that need a supervisor: active ones, and ended ones whose conclusion is not published yet. */
+  async unconcludedRunIds(): Promise<string[]> {
+    return this.redis.sunion(this.key("runs", "active"), this.key("runs", "concluding"));
+  }
+
+  /** Runs of `repo` at `commit`, oldest first. */
+  async runsAtCommit(repo: string, commit: string): Promise<Run[]> {
+    const ids = await this.redis.zrange(this.key("runs", "commit", repo, commit), "0", "-1");
+    const runs = await Promise.all(ids.map((id) => this.find(id)));
+    return runs.filter((r): r is Run => r !== undefined);
+  }
+
   /** Newest first. */
   async list(options: { repo?: string; limit?: number; before?: number } = {}): Promise<Run[]> {
     const key = options.repo === undefined ? this.key("runs", "all") : this.key("runs", "repo", options.repo);
@@ -256,6 +271,74 @@ export class RunStore {
       if (id !== null) return this.find(id);
     }
     return undefined;
+  }
+
+  /**
+   * Records that the Git tag `tag` names `commit` (a moved tag forgets its old commit): runs at that
+   * commit that succeed later get the tag too (see `applyGitTags`).
+   */
+  async setGitTag(repo: string, tag: string, commit: string): Promise<void> {
+    const previous = await this.redis.hget(this.key("gittags", repo), tag);
+    const multi = this.redis.multi().hset(this.key("gittags", repo), tag, commit).sadd(this.key("gittags", repo, commit), tag);
+    if (previous !== null && previous !== commit) multi.srem(this.key("gittags", repo, previous), tag);
+    await multi.exec();
+  }
+
+  /** The commit the Git tag `tag` names, as last recorded. */
+  async gitTagCommit(repo: string, tag: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.key("gittags", repo), tag)) ?? undefined;
+  }
+
+  /** Forgets the Git tag `tag` and takes the tag away from every run that has it. */
+  async deleteTag(repo: string, tag: string): Promise<void> {
+    const commit = await this.redis.hget(this.key("gittags", repo), tag);
+    const multi = this.redis.multi().hdel(this.key("gittags", repo), tag);
+    if (commit !== null) multi.srem(this.key("gittags", repo, commit), tag);
+    await multi.exec();
+    await this.untag(repo, tag);
+  }
+
+  /** Takes `tag` away from every run of `repo` that has it. */
+  async untag(repo: string, tag: string): Promise<void> {
+    const key = this.key("tag", repo, tag);
+    for (const id of Object.values(await this.redis.hgetall(key))) {
+      const run = await this.find(id);
+      if (run !== undefined) await this.update(run.id, { tags: run.tags.filter((t) => t !== tag) });
+    }
+    await this.redis.del(key);
+  }
+
+  /** Gives a successful run the Git tags that name its commit. Returns the tags given. */
+  async applyGitTags(run: Run): Promise<string[]> {
+    if (run.status !== "done") return [];
+    const tags = await this.redis.smembers(this.key("gittags", run.repo, run.commit));
+    for (const tag of tags) {
+      // A tag names one run per workflow: the newest success at the commit wins.
+      const current = await this.resolveTag(run.repo, run.workflow.name, tag);
+      if (current === undefined || current.commit !== run.commit || current.createdAt <= run.createdAt) await this.tag(run, tag);
+    }
+    return tags;
+  }
+
+  /** The tags of `repo` with the run each names per workflow, sorted by tag. */
+  async listTags(repo: string): Promise<Array<{ tag: string; runs: Array<{ workflow: string; runId: string }> }>> {
+    const base = this.key("tag", repo, "");
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, found] = await this.redis.scan(cursor, "MATCH", `${base.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 500);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== "0");
+    const tags = await Promise.all(
+      keys.map(async (k) => ({
+        tag: k.slice(base.length),
+        runs: Object.entries(await this.redis.hgetall(k))
+          .map(([workflow, runId]) => ({ workflow, runId }))
+          .sort((a, b) => a.workflow.localeCompare(b.workflow)),
+      })),
+    );
+    return tags.filter((t) => t.runs.length > 0).sort((a, b) => a.tag.localeCompare(b.tag));
   }
 
   /** Gives `tag` to `run` (one run per workflow per tag: moving a tag moves it). */

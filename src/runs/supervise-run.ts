@@ -37,6 +37,18 @@ export interface SuperviseDeps {
   log: Pick<Logger, "info" | "warn" | "error">;
   options: SuperviseOptions;
   now?: () => number;
+  /**
+   * How long to wait before publishing a conclusion again after `err` (`attempt` 1 = first retry),
+   * or undefined when retrying cannot help. Default: 1 s doubling up to 60 s, for 10 tries.
+   */
+  retryDelayMs?(err: unknown, attempt: number): number | undefined;
+}
+
+/** A conclusion is published within about half an hour of GitHub coming back, or given up on. */
+const MAX_CONCLUDE_ATTEMPTS = 40;
+
+function defaultRetryDelayMs(_err: unknown, attempt: number): number | undefined {
+  return attempt <= 10 ? Math.min(60_000, 1000 * 2 ** (attempt - 1)) : undefined;
 }
 
 /** Thrown when the process shuts down mid-run: the run is left as it is for another process to adopt. */
@@ -54,9 +66,12 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
   const log = deps.log;
 
   if (run.status === "submitted") {
-    const ready = await checkNeeds(deps, run);
+    const ready = run.stopRequested !== undefined ? "stop" : await checkNeeds(deps, run);
     if (ready === "wait") return;
-    if (ready !== "ok") {
+    if (ready === "stop") {
+      // Stopped while it waited for its dependencies: it never gets a machine.
+      await deps.store.transition(run.id, "stopped", { from: ["submitted"], patch: { reason: run.stopRequested } });
+    } else if (ready !== "ok") {
       await deps.store.transition(run.id, "failed", { from: ["submitted"], patch: { reason: ready } });
     } else {
       const refusal = deps.backend.check(run);
@@ -89,7 +104,9 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
     } else if (run.machine !== undefined) {
       const silentMs = t - (run.heartbeatAt ?? startedAt);
       const state = await deps.backend.state(run.machine);
-      if (state === "gone" || silentMs > deps.options.heartbeatLeaseMs) {
+      // Until the agent reports, the machine may still be booting (an EC2 instance takes minutes).
+      const leaseMs = run.status === "provisioning" ? Math.max(deps.options.heartbeatLeaseMs, deps.backend.bootTimeoutMs ?? 0) : deps.options.heartbeatLeaseMs;
+      if (state === "gone" || silentMs > leaseMs) {
         // The agent reports its end before it exits, so a run still active here is really lost.
         const fresh = await deps.store.get(run.id);
         if (!isTerminal(fresh.status)) {
@@ -116,7 +133,7 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
     await sleep(deps.options.pollMs, signal);
     run = await deps.store.get(runId);
   }
-  await conclude(deps, run, publisher);
+  await conclude(deps, run, publisher, signal);
 }
 
 async function checkNeeds(deps: SuperviseDeps, run: Run): Promise<"ok" | "wait" | string> {
@@ -145,14 +162,31 @@ function dependencyEndedReason(workflow: string, status: RunStatus): string {
 
 async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
   const token = await deps.store.rotateToken(run.id);
+  // Provisioning steps a user should see ("no g5.xlarge capacity in us-east-1a, trying us-east-1b")
+  // go to the run's log, one after the other, before the agent's first line.
+  let logged = Promise.resolve();
+  const progress = (message: string) => {
+    deps.log.info({ runId: run.id, message }, "provisioning");
+    logged = logged
+      .then(() => appendLogLine(deps, run.id, `[dstack] ${message}\n`))
+      .catch((err: unknown) => deps.log.warn({ runId: run.id, err }, "writing a provisioning message to the log failed"));
+  };
   try {
-    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal });
+    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal, progress });
+    await logged;
     await deps.store.update(run.id, { machine, heartbeatAt: (deps.now ?? Date.now)() });
     deps.log.info({ runId: run.id, machine: machine.description }, "machine ready");
   } catch (err) {
+    await logged;
     const message = err instanceof Error ? err.message : String(err);
     await deps.store.transition(run.id, "failed", { patch: { reason: `could not start a runner: ${message}` } });
   }
+}
+
+async function appendLogLine(deps: Pick<SuperviseDeps, "store" | "logs">, runId: string, line: string): Promise<void> {
+  const data = Buffer.from(line);
+  await deps.logs.append(runId, (await deps.store.get(runId)).logBytes, data);
+  await deps.store.addLogBytes(runId, data.length);
 }
 
 async function endRun(deps: SuperviseDeps, run: Run, status: RunStatus, reason: string): Promise<void> {
@@ -160,7 +194,7 @@ async function endRun(deps: SuperviseDeps, run: Run, status: RunStatus, reason: 
   await deps.store.transition(run.id, status, { patch: { reason } });
 }
 
-async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher): Promise<void> {
+async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal): Promise<void> {
   if (run.machine !== undefined) await deps.backend.release(run.machine);
   await deps.logs.finish(run.id);
   const file = deps.logs.openFile(run.id);
@@ -169,13 +203,41 @@ async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher):
       deps.log.warn({ runId: run.id, err }, "keeping the full log in the artifact store failed");
     });
   }
-  if (run.status === "done") await deps.store.markLatestSuccess(run);
-  await publisher.conclude(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+  if (run.status === "done") {
+    await deps.store.markLatestSuccess(run);
+    // Git tags pushed while the run was going name it too (`depends-on: [train:v1]`).
+    await deps.store.applyGitTags(run);
+  }
+  await publishConclusion(deps, run, publisher, signal);
   await deps.store.update(run.id, { concluded: true });
   deps.log.info({ runId: run.id, status: run.status, reason: run.reason }, "run concluded");
   // Wake the runs that wait on this one: they start, or fail because this one did not succeed.
   for (const other of await deps.store.groupRuns(run.groupId)) {
     if (other.needs.includes(run.id) && other.status === "submitted") await deps.enqueueRun(other.id);
+  }
+}
+
+/**
+ * The final check-run update must not be lost: while GitHub fails transiently it is tried again
+ * with backoff, and the run stays `concluded: false` (a shutdown leaves it to the reaper, which
+ * hands it to another supervisor). A permanent refusal (the check run was deleted) is logged.
+ */
+async function publishConclusion(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal): Promise<void> {
+  const retryDelayMs = deps.retryDelayMs ?? defaultRetryDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await publisher.conclude(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+      return;
+    } catch (err) {
+      const delay = attempt < MAX_CONCLUDE_ATTEMPTS ? retryDelayMs(err, attempt) : undefined;
+      if (delay === undefined) {
+        deps.log.error({ runId: run.id, err, attempts: attempt }, "the run's conclusion could not be published; giving up");
+        return;
+      }
+      deps.log.warn({ runId: run.id, err, attempt, delayMs: delay }, "publishing the conclusion failed; trying again");
+      await sleep(delay, signal);
+      if (signal.aborted) throw new SupervisionInterrupted("shutting down before the conclusion was published; another process adopts the run");
+    }
   }
 }
 

@@ -15,3 +15,5 @@ export { parseRunArgs } from "./command-line/parse-run-args.js";
 export type { RunArgs } from "./command-line/parse-run-args.js";
 export { parseRunCommand } from "./command-line/parse-run-command.js";
 export type { RunCommand } from "./command-line/parse-run-command.js";
+export { globToRegExp, isTriggeredBy } from "./match-triggers.js";
+export type { TriggerEvent } from "./match-triggers.js";

@@ -1,0 +1,29 @@
+import { runArtifactKey, type ArtifactStore } from "../artifacts/index.js";
+import { formatBytes, isImage } from "../runs/run-view.js";
+import type { Run } from "../runs/types.js";
+
+/** Artifact links in summaries and comments: at most this many, valid this long (S3's maximum). */
+const MAX_LINKS = 50;
+export const LINK_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Download links (presigned or signed, 7 days) for the first `MAX_LINKS` artifact files of a run. */
+export async function artifactLinks(deps: { artifacts: ArtifactStore }, run: Run) {
+  const shown = run.artifacts.slice(0, MAX_LINKS);
+  const links = await Promise.all(
+    shown.map(async (a) => ({
+      path: a.path,
+      size: formatBytes(a.sizeBytes),
+      image: isImage(a.path),
+      url: await deps.artifacts.downloadUrl(runArtifactKey(run.id, a.path), {
+        expiresInSeconds: LINK_TTL_SECONDS,
+        fileName: a.path.split("/").pop(),
+      }),
+    })),
+  );
+  return { links, omitted: run.artifacts.length - shown.length };
+}
+
+export function runUrl(publicUrl: string, runId: string): string {
+  return `${publicUrl}/runs/${runId}`;
+}
+

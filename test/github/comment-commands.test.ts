@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
+import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
+import { loadWebhookExample, makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
+
+/** The comment commands' finer points and the intake's cheap ignoring of deliveries that cannot lead to work. */
+
+const OWNER = "acme";
+const REPO = "commands";
+const WORKFLOWS = `workflows:
+  - name: prep
+    help: prepares the data
+    provider: bash
+    commands: ["mkdir -p data", "echo prepared > data/d.txt"]
+    artifacts: [data]
+  - name: train
+    help: trains the model on the prepared data
+    provider: bash
+    depends-on: [prep]
+    commands: ["mkdir -p model", "cp data/d.txt model/m.txt"]
+    artifacts: [model]
+  - name: many
+    provider: bash
+    commands: ['mkdir -p out && for i in $(seq 1 12); do echo $i > out/f$i.txt; done']
+    artifacts: [out]
+`;
+
+let redis: TestRedis;
+let github: GitHubDouble;
+let service: TestService;
+let pr: number;
+let issue: number;
+let mainSha: string;
+let headSha: string;
+let nextComment = 7000;
+
+async function comment(body: string, options: { issueNumber?: number; action?: string; userType?: "User" | "Bot"; user?: string } = {}) {
+  const commentId = nextComment++;
+  const issueNumber = options.issueNumber ?? pr;
+  const user = options.user ?? "alice";
+  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber, body, user, id: commentId });
+  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber, isPullRequest: issueNumber !== issue, body, user, commentId, userType: options.userType });
+  if (options.action !== undefined) (payload as { action: string }).action = options.action;
+  const res = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
+  return { ...res, commentId };
+}
+
+/** Whether the intake stored or queued anything for a delivery. */
+async function wasQueued(deliveryId: string): Promise<boolean> {
+  const remembered = (await service.redis.exists(`${redis.prefix}:delivery:${deliveryId}`)) === 1;
+  const job = await service.queues.events.getJob(deliveryId);
+  return remembered || (job !== undefined && job !== null);
+}
+
+beforeAll(async () => {
+  redis = await startRedis("commands");
+  github = await startGitHubDouble();
+  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
+  mainSha = github.resolveRef(OWNER, REPO, "main");
+  github.createBranch(OWNER, REPO, "feature");
+  headSha = github.commit(OWNER, REPO, { "x.txt": "x\n" }, { branch: "feature" });
+  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
+  issue = github.addIssue({ owner: OWNER, repo: REPO, title: "a plain issue" });
+  github.setPermission(OWNER, REPO, "alice", "write");
+  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await github?.close();
+  await redis?.stop();
+});
+
+describe("the webhook intake ignores cheaply", () => {
+  it("acknowledges a comment without a `/dstack` line with 2xx and queues nothing", async () => {
+    const sent = await comment("LGTM, but see\n  the /dstack docs");
+    expect(sent.status).toBe(200);
+    expect(JSON.parse(sent.body)).toMatchObject({ ignored: true });
+    expect(await wasQueued(sent.deliveryId)).toBe(false);
+  });
+
+  it("acknowledges an event the app does not handle with 2xx and queues nothing", async () => {
+    const payload = loadWebhookExample("issues", "opened");
+    const sent = await signAndSend(service.webhookUrl, { event: "issues", payload, secret: WEBHOOK_SECRET });
+    expect(sent.status).toBe(200);
+    expect(await wasQueued(sent.deliveryId)).toBe(false);
+  });
+
+  it("never runs the commands of an edited comment again", async () => {
+    const before = github.checkRuns.length;
+    const sent = await comment("/dstack run prep", { action: "edited" });
+    expect(sent.status).toBe(200);
+    expect(await wasQueued(sent.deliveryId)).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(github.checkRuns.length).toBe(before);
+  });
+
+  it("ignores a bot's comment even when it holds a command", async () => {
+    const sent = await comment("/dstack run prep", { userType: "Bot", user: "other-app[bot]" });
+    expect(sent.status).toBe(200);
+    expect(await wasQueued(sent.deliveryId)).toBe(false);
+  });
+
+  it("still queues a command, once: a redelivery is answered 2xx and not queued again", async () => {
+    const commentId = nextComment++;
+    github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body: "/dstack help", user: "alice", id: commentId });
+    const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body: "/dstack help", user: "alice", commentId });
+    const first = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
+    expect(first.status).toBe(202);
+    expect(await wasQueued(first.deliveryId)).toBe(true);
+    const again = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET, deliveryId: first.deliveryId });
+    expect(again.status).toBe(200);
+    expect(JSON.parse(again.body)).toMatchObject({ duplicate: true });
+    await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /dstack help")), { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(github.commentsOn(OWNER, REPO, pr).filter((c) => c.body.startsWith("> /dstack help"))).toHaveLength(1);
+  });
+});
+
+describe("comment commands", () => {
+  it("`/dstack help` lists the workflows with their help text and the commands", async () => {
+    await comment("/dstack help", { issueNumber: issue });
+    const help = await github.waitFor((g) => g.commentsOn(OWNER, REPO, issue).find((c) => c.body.startsWith("> /dstack help")), { timeoutMs: 10_000 });
+    expect(help.body).toContain("- `prep` — prepares the data");
+    expect(help.body).toContain("- `train` — trains the model on the prepared data");
+    expect(help.body).toContain("- `many`\n");
+    expect(help.body).toContain("`/dstack stop <run>`");
+  });
+
+  it("runs a command on a plain issue at the default branch head", async () => {
+    await comment("/dstack run prep", { issueNumber: issue });
+    const done = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: prep" && c.status === "completed"), { timeoutMs: 20_000 });
+    expect(done.head_sha).toBe(mainSha);
+    expect(done.head_sha).not.toBe(headSha);
+    const report = await github.waitFor((g) => g.commentsOn(OWNER, REPO, issue).find((c) => c.body.includes("dstack: prep")), { timeoutMs: 10_000 });
+    expect(report.body).toContain("[data/d.txt](");
+  });
+
+  it("reports a run with dependencies in one comment, edited in place as each run ends", async () => {
+    const sent = await comment("/dstack run train");
+    const done = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: train" && c.head_sha === headSha && c.status === "completed"), {
+      timeoutMs: 30_000,
+    });
+    expect(done.conclusion).toBe("success");
+    const report = await github.waitFor(
+      (g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.id > sent.commentId && c.body.includes("dstack: train") && c.body.includes("model/m.txt")),
+      { timeoutMs: 10_000 },
+    );
+    expect(report.body).toContain("✅ **dstack: prep** succeeded");
+    expect(report.body).toContain("✅ **dstack: train** succeeded");
+    expect(github.commentsOn(OWNER, REPO, pr).filter((c) => c.id > sent.commentId && c.body.includes("dstack: prep"))).toHaveLength(1);
+    expect(github.commentHistory(report.id)).toHaveLength(2);
+    github.assertNoViolations();
+  });
+
+  it("folds a long artifact list into <details>", async () => {
+    await comment("/dstack run many");
+    const report = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("dstack: many") && c.body.includes("out/f12.txt")), {
+      timeoutMs: 20_000,
+    });
+    expect(report.body).toContain("<details><summary>12 files</summary>");
+    expect(report.body.indexOf("</details>")).toBeGreaterThan(report.body.indexOf("out/f12.txt"));
+  });
+
+  it("runs a fork's PR only when a writer asks, pinned to the head commit at that moment, and says it gets no secrets", async () => {
+    github.createBranch(OWNER, REPO, "from-fork");
+    const forkSha = github.commit(OWNER, REPO, { "fork.txt": "f\n" }, { branch: "from-fork" });
+    const forkPr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "from-fork", headRepoFullName: "mallory/commands", user: "mallory" });
+    const sent = await comment("/dstack run prep", { issueNumber: forkPr });
+    expect(sent.status).toBe(202);
+    const created = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: prep" && c.head_sha === forkSha), { timeoutMs: 10_000 });
+    github.commit(OWNER, REPO, { "fork.txt": "later\n" }, { branch: "from-fork" }); // a later push is not run
+    const done = await github.waitFor((g) => g.checkRuns.find((c) => c.id === created.id && c.status === "completed"), { timeoutMs: 20_000 });
+    expect(done.conclusion).toBe("success");
+    expect(done.output.summary).toContain("This run comes from a fork: it received no secrets.");
+    expect((await service.store.get(done.external_id)).trigger.fork).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(github.checkRuns.filter((c) => c.name === "dstack: prep" && c.head_sha !== forkSha && c.id > created.id)).toEqual([]);
+  });
+
+  it("runs each of several commands in one comment", async () => {
+    const before = github.checkRuns.filter((c) => c.name === "dstack: prep").length;
+    await comment("first this:\n/dstack run prep\nthen that:\n/dstack run prep --gpu 0");
+    await github.waitFor((g) => g.checkRuns.filter((c) => c.name === "dstack: prep").length === before + 2, { timeoutMs: 10_000 });
+  });
+});
