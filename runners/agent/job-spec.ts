@@ -31,6 +31,8 @@ export const JobSpec = z.object({
   inputs: z.array(z.object({ runId: z.string(), workflow: z.string() })),
   /** Leading path components to strip from the code tarball (1 for GitHub's tarballs). */
   codeStrip: z.number().int().min(0),
+  /** Local changes from `dstack run` to lay over the code (`GET /code/overlay`), and files deleted locally. */
+  codeOverlay: z.object({ deleted: z.array(z.string()) }).optional(),
   maxRunMinutes: z.number().positive(),
   heartbeatSeconds: z.number().positive(),
 });

@@ -7,6 +7,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { x as untar } from "tar";
 import { SecretMasker } from "../../src/runs/secret-masker.js";
+import type { SecretMaskingStream } from "../../src/runs/secret-masking-stream.js";
+import { applyOverlay } from "./apply-overlay.js";
 import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
 import { AgentClient, AgentApiError } from "./client.js";
 import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
@@ -29,10 +31,13 @@ class StopRequested extends Error {}
 export async function runAgent(config: AgentConfig): Promise<FinishReport> {
   const client = new AgentClient(config);
   const job = JobSpec.parse(await client.json("/job"));
-  const masker = new SecretMasker();
-  for (const s of job.secrets) masker.add(s);
+  const masker = new SecretMasker(job.secrets);
   const shipper = new LogShipper(client);
-  const out: Output = { write: (chunk) => shipper.write(masker.mask(typeof chunk === "string" ? Buffer.from(chunk) : chunk)) };
+  // The agent's own messages and the provider's setup output (pip) share one masking stream; the
+  // workflow's stdout and stderr get one each (runStep). Flushed whenever that output is over.
+  const own = masker.stream();
+  const out: Output = { write: (chunk) => shipper.write(own.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk)) };
+  const flushOwn = () => void shipper.write(own.flush());
 
   const stop = new AbortController();
   const heartbeat = startHeartbeat(client, job.heartbeatSeconds * 1000, stop);
@@ -44,6 +49,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
     await client.post("/status", { status: "running" });
     const repoDir = path.join(config.workDir, "repo");
     await fetchCode(client, repoDir, job.codeStrip);
+    if (job.codeOverlay !== undefined) await applyOverlay(client, repoDir, job.codeOverlay.deleted);
     const cwd = path.resolve(repoDir, job.workflow.workingDir ?? ".");
     if (path.relative(repoDir, cwd).startsWith("..")) throw new Error(`working_dir ${job.workflow.workingDir} leaves the repository`);
     await mkdir(cwd, { recursive: true });
@@ -54,7 +60,8 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
     let exitCode = 0;
     if (prepared.inProcess !== undefined) await prepared.inProcess(stop.signal);
     for (const step of prepared.steps) {
-      exitCode = await runStep(step, { cwd, env, out, shipper, signal: stop.signal, pidFile: path.join(config.workDir, "step.pid") });
+      flushOwn();
+      exitCode = await runStep(step, { cwd, env, masker, shipper, signal: stop.signal, pidFile: path.join(config.workDir, "step.pid") });
       if (exitCode !== 0) break;
     }
     if (stop.signal.aborted) throw stop.signal.reason;
@@ -73,6 +80,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
     clearTimeout(deadline);
     heartbeat.stop();
   }
+  flushOwn();
   await shipper.flush();
   await client.post("/finish", report);
   await rm(path.join(config.workDir, "repo"), { recursive: true, force: true }).catch(() => undefined);
@@ -104,24 +112,31 @@ async function fetchCode(client: AgentClient, dir: string, strip: number): Promi
 
 function runStep(
   step: Step,
-  ctx: { cwd: string; env: NodeJS.ProcessEnv; out: Output; shipper: LogShipper; signal: AbortSignal; pidFile: string },
+  ctx: { cwd: string; env: NodeJS.ProcessEnv; masker: SecretMasker; shipper: LogShipper; signal: AbortSignal; pidFile: string },
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     // Own process group, so a stop kills the workflow's whole tree, not just the shell. The group
     // id goes to a file so the backend can kill it too if this agent itself dies.
     const child = spawn(step.exe, step.args, { cwd: ctx.cwd, env: ctx.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     if (child.pid !== undefined) writeFileSync(ctx.pidFile, String(child.pid));
-    // Whole lines reach the masker (a secret split across two reads is still masked) and the log.
-    const splitters: LineSplitter[] = [];
+    // Each output stream is masked as a stream (a secret split across two reads or two writes of
+    // the workflow is still masked), then cut into whole lines so stdout and stderr never
+    // interleave inside a line. The masker holds back only bytes that may start a secret, so
+    // ordinary lines reach the log as soon as their newline arrives.
+    const outputs: Array<{ masking: SecretMaskingStream; lines: LineSplitter }> = [];
     const onData = (stream: Readable) => {
       const lines = new LineSplitter((line) => {
-        if (!ctx.out.write(line)) {
+        if (!ctx.shipper.write(line)) {
           stream.pause();
           void ctx.shipper.drained().then(() => stream.resume());
         }
       });
-      splitters.push(lines);
-      return (chunk: Buffer) => lines.write(chunk);
+      const masking = ctx.masker.stream();
+      outputs.push({ masking, lines });
+      return (chunk: Buffer) => {
+        const masked = masking.write(chunk);
+        if (masked.length > 0) lines.write(masked);
+      };
     };
     child.stdout.on("data", onData(child.stdout));
     child.stderr.on("data", onData(child.stderr));
@@ -146,7 +161,11 @@ function runStep(
     });
     child.on("close", (code, signal) => {
       ctx.signal.removeEventListener("abort", kill);
-      for (const lines of splitters) lines.end();
+      for (const { masking, lines } of outputs) {
+        const rest = masking.flush();
+        if (rest.length > 0) lines.write(rest);
+        lines.end();
+      }
       resolve(code ?? (signal === null ? 1 : 128 + (signalNumber(signal) ?? 0)));
     });
   });

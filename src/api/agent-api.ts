@@ -1,12 +1,13 @@
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { runArtifactKey, runArtifactsPrefix, type ArtifactStore } from "../artifacts/index.js";
-import { DstackError, InvalidInputError, NotFoundError, UnauthorizedError } from "../errors.js";
+import { CorruptSecretError, DstackError, InvalidInputError, NotFoundError, SecretsKeyError, UnauthorizedError } from "../errors.js";
 import { FinishReport, type JobSpec } from "../../runners/agent/job-spec.js";
 import type { CodeSource } from "../runs/code-source.js";
 import type { LogStore } from "../runs/log-store.js";
 import type { RunStore } from "../runs/run-store.js";
 import { SecretMasker } from "../runs/secret-masker.js";
+import type { MaskingState } from "../runs/secret-masking-stream.js";
 import type { SecretsProvider } from "../runs/secrets-provider.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import { bearerToken, readBody, readJson, sendJson, type RequestContext, type Router } from "../http/router.js";
@@ -23,6 +24,8 @@ export interface AgentApiDeps {
 
 /** Largest log chunk accepted in one request (the agent sends at most 1 MiB). */
 const MAX_LOG_CHUNK = 8 * 1024 * 1024;
+/** Run hash field: the log masker's held-back bytes between requests, `{covered}:{base64}`. */
+const MASK_HELD_FIELD = "logMaskHeld";
 
 const StatusBody = z.object({ status: z.enum(["running", "uploading"]) });
 
@@ -32,16 +35,18 @@ const StatusBody = z.object({ status: z.enum(["running", "uploading"]) });
  * written here; GitHub is updated by the run's supervisor in a worker.
  */
 export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
+  // The agent masks first; this is defence in depth (an agent of an older version, or output the
+  // agent let through). Compiled maskers are cached per run in this process; the masking stream's
+  // carry-over (held-back bytes that may start a secret) lives in the run's hash, so a value split
+  // across two log requests is masked even when they reach different service processes.
   const maskers = new Map<string, Promise<SecretMasker>>();
   const maskerFor = (run: Run) => {
     let m = maskers.get(run.id);
     if (m === undefined) {
-      m = deps.secrets.forRun(run).then((values) => {
-        const masker = new SecretMasker();
-        for (const v of Object.values(values)) masker.add(v);
-        return masker;
-      });
+      m = deps.secrets.forRun(run).then((values) => new SecretMasker(Object.values(values)));
       maskers.set(run.id, m);
+      // A failed lookup (Redis down) is retried by the next request, not cached.
+      m.catch(() => maskers.delete(run.id));
     }
     return m;
   };
@@ -58,7 +63,14 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
 
   router.add("GET", `${base}/job`, async (ctx) => {
     const run = await auth(ctx);
-    const secrets = await deps.secrets.forRun(run);
+    const secrets = await deps.secrets.forRun(run).catch(async (err: unknown) => {
+      // Secrets that cannot be decrypted (DSTACK_SECRETS_KEY changed, a record altered) fail the
+      // run with the store's message, which names the fix; the agent only sees this answer.
+      if (err instanceof SecretsKeyError || err instanceof CorruptSecretError) {
+        await deps.store.transition(run.id, "failed", { patch: { reason: err.message } });
+      }
+      throw err;
+    });
     const w = run.workflow;
     const env: Record<string, string> = { ...w.env, ...secrets };
     const spec: JobSpec = {
@@ -84,6 +96,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
       secrets: Object.values(secrets),
       inputs: run.inputs,
       codeStrip: run.code.kind === "github" ? 1 : 0,
+      ...(run.code.kind === "github" && run.code.overlay !== undefined ? { codeOverlay: { deleted: run.code.overlay.deleted } } : {}),
       maxRunMinutes: deps.maxRunMinutes,
       heartbeatSeconds: deps.heartbeatSeconds,
     };
@@ -93,6 +106,14 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
   router.add("GET", `${base}/code`, async (ctx) => {
     const run = await auth(ctx);
     const { stream } = await deps.code.open(run);
+    ctx.res.writeHead(200, { "content-type": "application/gzip" });
+    await pipeline(stream, ctx.res);
+  });
+
+  router.add("GET", `${base}/code/overlay`, async (ctx) => {
+    const run = await auth(ctx);
+    if (run.code.kind !== "github" || run.code.overlay === undefined) throw new NotFoundError(`run ${run.id} has no local changes`);
+    const stream = await deps.artifacts.get(run.code.overlay.key);
     ctx.res.writeHead(200, { "content-type": "application/gzip" });
     await pipeline(stream, ctx.res);
   });
@@ -129,7 +150,8 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     // The agent numbers raw bytes; a retried request whose bytes we already have is skipped, so
     // a log is never appended twice. Stored bytes are masked, so they are counted separately.
     const rawKey = deps.store.key("run", run.id);
-    const received = Number((await deps.store.redis.hget(rawKey, "rawLogBytes")) ?? "0");
+    const [receivedField, heldField] = await deps.store.redis.hmget(rawKey, "rawLogBytes", MASK_HELD_FIELD);
+    const received = Number(receivedField ?? "0");
     if (offset + chunk.length <= received) {
       sendJson(ctx.res, 200, { received });
       return;
@@ -138,15 +160,18 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
       throw new DstackError("conflict", `log chunk at ${offset} leaves a gap: the service has ${received} bytes`);
     }
     const fresh = chunk.subarray(received - offset);
-    const masked = (await maskerFor(run)).mask(fresh);
+    const stream = (await maskerFor(run)).stream(decodeMaskingState(heldField));
+    const masked = stream.write(fresh);
     const storedBefore = run.logBytes;
     await deps.logs.append(run.id, storedBefore, masked);
-    await deps.store.redis
+    const multi = deps.store.redis
       .multi()
       .hincrby(rawKey, "rawLogBytes", fresh.length)
       .hincrby(rawKey, "logBytes", masked.length)
-      .hset(rawKey, "heartbeatAt", String(Date.now()))
-      .exec();
+      .hset(rawKey, "heartbeatAt", String(Date.now()));
+    if (stream.heldBytes > 0) multi.hset(rawKey, MASK_HELD_FIELD, encodeMaskingState(stream.state));
+    else if (heldField !== null && heldField !== undefined) multi.hdel(rawKey, MASK_HELD_FIELD);
+    await multi.exec();
     sendJson(ctx.res, 200, { received: received + fresh.length });
   });
 
@@ -163,6 +188,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     const parsed = FinishReport.safeParse(await readJson(ctx.req));
     if (!parsed.success) throw new InvalidInputError(`bad finish report: ${parsed.error.issues[0]?.message ?? ""}`);
     const report = parsed.data;
+    await flushMaskedLog(run);
     const patch = { exitCode: report.exitCode, reason: report.reason, artifacts: report.artifacts };
     if (report.status === "done") {
       await deps.store.transition(run.id, "done", { from: ["running", "uploading"], patch });
@@ -177,6 +203,16 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     const fresh = await deps.store.get(run.id);
     sendJson(ctx.res, 200, { status: fresh.status });
   });
+
+  /** The log ended: the masker's held-back bytes (a prefix of a secret form that never completed) are stored. */
+  async function flushMaskedLog(run: Run): Promise<void> {
+    const rawKey = deps.store.key("run", run.id);
+    const held = await deps.store.redis.hget(rawKey, MASK_HELD_FIELD);
+    if (held === null) return;
+    const rest = (await maskerFor(run)).stream(decodeMaskingState(held)).flush();
+    if (rest.length > 0) await deps.logs.append(run.id, run.logBytes, rest);
+    await deps.store.redis.multi().hincrby(rawKey, "logBytes", rest.length).hdel(rawKey, MASK_HELD_FIELD).exec();
+  }
 
   router.add("GET", `${base}/inputs/:dep`, async (ctx) => {
     const run = await auth(ctx);
@@ -193,6 +229,20 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     ctx.res.writeHead(200, { "content-type": "application/octet-stream" });
     await pipeline(stream, ctx.res);
   });
+}
+
+function encodeMaskingState(state: MaskingState): string {
+  return `${state.covered}:${state.held.toString("base64")}`;
+}
+
+function decodeMaskingState(field: string | null | undefined): MaskingState | undefined {
+  if (field === null || field === undefined) return undefined;
+  const colon = field.indexOf(":");
+  const covered = Number(field.slice(0, colon));
+  const held = Buffer.from(field.slice(colon + 1), "base64");
+  // A damaged field: start afresh rather than fail the log (the agent masked these bytes already).
+  if (colon === -1 || !Number.isSafeInteger(covered) || covered < 0 || covered > held.length) return undefined;
+  return { held, covered };
 }
 
 function inputOf(run: Run, depId: string): string {

@@ -1,6 +1,7 @@
 import { CommanderError } from "commander";
 import { ConfigError, DstackError, InvalidInputError, NotFoundError, UnauthorizedError } from "../errors.js";
 import { FileReadError } from "./file-read-error.js";
+import { ServerUnreachableError } from "./server-unreachable-error.js";
 
 /**
  * Exit codes of `dstack` (DESIGN.md §7: 0 on success, non-zero with a one-line reason). A command
@@ -18,6 +19,8 @@ export const ExitCode = {
   config: 3,
   /** Credentials missing or refused. */
   unauthorized: 4,
+  /** The server could not be reached (EX_UNAVAILABLE of sysexits.h would be 69; kept small and distinct). */
+  unreachable: 5,
   /** An error nobody anticipated: a bug (EX_SOFTWARE of sysexits.h). */
   internal: 70,
 } as const;
@@ -29,6 +32,7 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   if (error instanceof ConfigError) return ExitCode.config;
   if (error instanceof UnauthorizedError) return ExitCode.unauthorized;
+  if (error instanceof ServerUnreachableError) return ExitCode.unreachable;
   if (error instanceof NotFoundError || error instanceof InvalidInputError || error instanceof FileReadError) return ExitCode.usage;
   if (error instanceof DstackError) return ExitCode.failure;
   return ExitCode.internal;

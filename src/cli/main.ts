@@ -1,16 +1,20 @@
 import { Command, CommanderError } from "commander";
 import { DstackError } from "../errors.js";
-import type { CliIo } from "./cli-io.js";
-import { processIo } from "./cli-io.js";
-import type { CommandContext } from "./command-context.js";
+import { processDeps } from "./process-deps.js";
+import type { CliDeps, CommandContext } from "./command-context.js";
+import { registerArtifacts } from "./commands/artifacts.js";
+import { registerConfig } from "./commands/config.js";
+import { registerLogs } from "./commands/logs.js";
+import { registerOffers } from "./commands/offers.js";
+import { registerRun } from "./commands/run.js";
+import { registerRuns } from "./commands/runs.js";
+import { registerSecrets } from "./commands/secrets.js";
+import { registerStop } from "./commands/stop.js";
+import { registerTags } from "./commands/tags.js";
 import { registerValidate } from "./commands/validate.js";
 import { ExitCode, exitCodeFor } from "./exit-code.js";
 
-/** What `main` needs from the process; tests pass a buffer and a temp directory. */
-export interface CliDeps {
-  io: CliIo;
-  cwd: string;
-}
+export type { CliDeps } from "./command-context.js";
 
 /**
  * The `dstack` command line (DESIGN.md §7). Runs the command `argv` names (without `node` and the
@@ -18,9 +22,16 @@ export interface CliDeps {
  * `bin/dstack.js` sets `process.exitCode` and lets stdout drain. Every error that stops a command ends
  * here, in one catch: printed as one line, `dstack: REASON`, and mapped to an exit code (`exitCodeFor`).
  */
-export async function main(argv: readonly string[], deps: CliDeps = { io: processIo, cwd: process.cwd() }): Promise<number> {
+export async function main(argv: readonly string[], deps: CliDeps = processDeps()): Promise<number> {
   let exitCode: ExitCode = ExitCode.ok;
-  const ctx: CommandContext = { ...deps, exit: (code) => void (exitCode = code) };
+  const ctx: CommandContext = {
+    io: deps.io,
+    cwd: deps.cwd,
+    env: deps.env ?? {},
+    stdin: deps.stdin,
+    tty: deps.tty ?? { out: false, err: false },
+    exit: (code) => void (exitCode = code),
+  };
   const program = new Command("dstack")
     .description("dstack-app: run ML workflows of .dstack/workflows.yaml")
     // Commander would call process.exit itself; throw instead, so the catch below maps every exit.
@@ -28,6 +39,15 @@ export async function main(argv: readonly string[], deps: CliDeps = { io: proces
     .configureOutput({ writeOut: deps.io.out, writeErr: deps.io.err, outputError: (text, write) => write(`dstack: ${oneLine(text)}\n`) })
     .showSuggestionAfterError();
   registerValidate(program, ctx);
+  registerConfig(program, ctx);
+  registerRun(program, ctx);
+  registerRuns(program, ctx);
+  registerLogs(program, ctx);
+  registerStop(program, ctx);
+  registerArtifacts(program, ctx);
+  registerTags(program, ctx);
+  registerSecrets(program, ctx);
+  registerOffers(program, ctx);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;

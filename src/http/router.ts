@@ -13,6 +13,7 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
@@ -26,6 +27,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   forbidden: 403,
   conflict: 409,
   too_large: 413,
+  code_unavailable: 409,
   unavailable: 503,
 };
 
@@ -50,8 +52,13 @@ export class Router {
         return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       })
       .join("/");
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}/?$`), names, handler });
     return this;
+  }
+
+  /** Every route as added (`/runs/:id` patterns), in order: for documentation checks. */
+  list(): Array<{ method: string; path: string }> {
+    return this.routes.map((r) => ({ method: r.method, path: r.path }));
   }
 
   /** Handles the request if a route matches; returns false otherwise. */

@@ -5,3 +5,6 @@ import type { Run } from "./types.js";
 export interface CodeSource {
   open(run: Run): Promise<{ stream: Readable; strip: number }>;
 }
+
+/** Whether the service can fetch a repository at a commit from GitHub, and as which installation. */
+export type CommitAccess = { ok: true; installationId: number } | { ok: false; reason: string };

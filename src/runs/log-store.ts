@@ -89,6 +89,51 @@ export class LogStore {
     return { offset: offset + data.length - maxBytes, data: data.subarray(data.length - maxBytes) };
   }
 
+  /**
+   * Up to `maxBytes` contiguous bytes of the log starting exactly at `offset`, from the Redis tail;
+   * empty when the tail does not hold that offset (older than the tail, in a flood's skipped part,
+   * or not written yet). `nextOffset` is where the tail holds data after `offset`, when it does
+   * (a reader past a skipped part jumps there).
+   */
+  async readTail(runId: string, offset: number, maxBytes: number): Promise<{ data: Buffer; nextOffset?: number }> {
+    const key = this.streamKey(runId);
+    const parts: Buffer[] = [];
+    let cursor = offset;
+    let bytes = 0;
+    const before = (await this.deps.redis.xrevrangeBuffer(key, `${offset}-1`, "-", "COUNT", 1)) as Array<[Buffer, Buffer[]]>;
+    const first = before[0];
+    if (first !== undefined) {
+      const f = fieldsOf(first[1]);
+      if (f.o + f.d.length > offset) {
+        parts.push(f.d.subarray(offset - f.o));
+        bytes += f.d.length - (offset - f.o);
+        cursor = f.o + f.d.length;
+      }
+    }
+    let from = `(${offset}-1`;
+    let nextOffset: number | undefined;
+    while (bytes < maxBytes) {
+      const entries = (await this.deps.redis.xrangeBuffer(key, from, "+", "COUNT", 64)) as Array<[Buffer, Buffer[]]>;
+      let gap = false;
+      for (const [id, fields] of entries) {
+        const f = fieldsOf(fields);
+        if (f.o !== cursor) {
+          if (parts.length === 0) nextOffset = f.o;
+          gap = true;
+          break;
+        }
+        parts.push(f.d);
+        bytes += f.d.length;
+        cursor += f.d.length;
+        from = `(${id.toString()}`;
+        if (bytes >= maxBytes) break;
+      }
+      if (gap || entries.length < 64) break;
+    }
+    const data = Buffer.concat(parts);
+    return { data: data.length > maxBytes ? data.subarray(0, maxBytes) : data, ...(nextOffset !== undefined ? { nextOffset } : {}) };
+  }
+
   /** Entries after stream id `afterId` (`0` for all kept), for live follow. */
   async readAfter(runId: string, afterId: string, blockMs?: number): Promise<Array<{ id: string; offset: number; data: Buffer }>> {
     const args: (string | number)[] = ["COUNT", 256];

@@ -44,6 +44,12 @@ export interface RunInput {
   workflow: string;
 }
 
+/** Local changes on top of a commit: changed and untracked files (a tar.gz in the artifact store), and deletions. */
+export interface CodeOverlay {
+  key: string;
+  deleted: string[];
+}
+
 export interface Run {
   id: string;
   /** `owner/name`. */
@@ -71,8 +77,12 @@ export interface Run {
   logBytes: number;
   artifacts: ArtifactFile[];
   stopRequested?: string;
-  /** Where the code comes from: the commit on GitHub, or a tarball uploaded to the artifact store. */
-  code: { kind: "github" } | { kind: "upload"; key: string };
+  /**
+   * Where the code comes from: the commit on GitHub (plus, from the CLI, the local changes: a
+   * tarball of changed and untracked files laid over it and the files deleted locally), or a
+   * tarball of the whole working tree uploaded to the artifact store.
+   */
+  code: { kind: "github"; overlay?: CodeOverlay } | { kind: "upload"; key: string };
   tags: string[];
   /** True once the conclusion was published (check run, comment, dependents). */
   concluded: boolean;

@@ -13,14 +13,31 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  /** Added to this process's environment. */
+  env?: Record<string, string>;
+  /** Written to the CLI's stdin, which is then closed (empty without it). */
+  input?: string;
+  /** Called with each stdout chunk as it arrives (latency measurements). */
+  onStdout?: (chunk: string) => void;
+}
+
 /** Runs the real built CLI, `node bin/dstack.js ARGS`, in `cwd`. */
-export function runCli(args: readonly string[], cwd: string): Promise<CliResult> {
+export function runCli(args: readonly string[], cwd: string, options: CliOptions = {}): Promise<CliResult> {
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` before these tests (\`npm test\` does)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child.stdin.end(options.input ?? "");
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      options.onStdout?.(chunk);
+    });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));

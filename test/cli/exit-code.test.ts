@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { CommanderError } from "commander";
 import { ExitCode, exitCodeFor } from "../../src/cli/exit-code.js";
 import { FileReadError } from "../../src/cli/file-read-error.js";
+import { ServerUnreachableError } from "../../src/cli/server-unreachable-error.js";
 import { ConfigError, DstackError, InvalidInputError, NotFoundError, UnauthorizedError } from "../../src/errors.js";
 
 describe("exitCodeFor", () => {
@@ -14,12 +15,13 @@ describe("exitCodeFor", () => {
       [new CommanderError(0, "commander.helpDisplayed", "(outputHelp)"), 0],
       [new ConfigError("DSTACK_URL is not a URL"), 3],
       [new UnauthorizedError("token refused"), 4],
+      [new ServerUnreachableError("http://127.0.0.1:1", "connection refused"), 5],
       [new DstackError("other", "something else"), 1],
       [new TypeError("x is undefined"), 70],
       ["a string", 70],
     ];
     expect(cases.map(([error]) => exitCodeFor(error))).toEqual(cases.map(([, code]) => code));
-    expect(ExitCode).toEqual({ ok: 0, failure: 1, usage: 2, config: 3, unauthorized: 4, internal: 70 });
+    expect(ExitCode).toEqual({ ok: 0, failure: 1, usage: 2, config: 3, unauthorized: 4, unreachable: 5, internal: 70 });
   });
 
   it("names the file and the system's reason when a file cannot be read", () => {

@@ -1,0 +1,76 @@
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { attachmentContentDisposition, runArtifactKey, runArtifactsPrefix } from "../../artifacts/index.js";
+import { streamArchive } from "../../artifacts/stream-archive.js";
+import { ArtifactNotFoundError, InvalidInputError, NotFoundError } from "../../errors.js";
+import { sendJson, type Router } from "../../http/router.js";
+import type { Run } from "../../runs/types.js";
+import { requireApiToken } from "./api-auth.js";
+import type { ApiV1Deps } from "./api-v1-deps.js";
+
+/**
+ * A run's artifacts: the list with sizes, one file (`?path=`), or all of them as one streamed
+ * `tar.gz` whose entries are the artifact paths.
+ */
+export function mountArtifactsRoutes(router: Router, deps: ApiV1Deps): void {
+  const auth = (h: Parameters<Router["add"]>[2]) => requireApiToken(deps, h);
+  const listOf = async (run: Run) => {
+    const prefix = runArtifactsPrefix(run.id);
+    return (await deps.artifacts.list(prefix)).map((o) => ({ path: o.key.slice(prefix.length), key: o.key, sizeBytes: o.sizeBytes }));
+  };
+
+  router.add(
+    "GET",
+    "/api/v1/runs/:id/artifacts",
+    auth(async (ctx) => {
+      const run = await deps.store.get(ctx.params.id ?? "");
+      const files = await listOf(run);
+      sendJson(ctx.res, 200, {
+        runId: run.id,
+        status: run.status,
+        artifacts: files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes })),
+        totalBytes: files.reduce((n, f) => n + f.sizeBytes, 0),
+      });
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/v1/runs/:id/artifacts/file",
+    auth(async (ctx) => {
+      const run = await deps.store.get(ctx.params.id ?? "");
+      const rel = ctx.url.searchParams.get("path");
+      if (rel === null || rel === "") throw new InvalidInputError("bad query: path: the artifact's path is required (`?path=out/model.bin`)");
+      const key = runArtifactKey(run.id, rel);
+      const listed = (await deps.artifacts.list(key)).find((o) => o.key === key);
+      if (listed === undefined) throw new NotFoundError(`run ${run.id} has no artifact ${JSON.stringify(rel)}`);
+      const stream = await deps.artifacts.get(key).catch((err: unknown) => {
+        if (err instanceof ArtifactNotFoundError) throw new NotFoundError(`run ${run.id} has no artifact ${JSON.stringify(rel)}`);
+        throw err;
+      });
+      ctx.res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-length": listed.sizeBytes,
+        "content-disposition": attachmentContentDisposition(path.posix.basename(rel)),
+        "x-content-type-options": "nosniff",
+      });
+      await pipeline(stream, ctx.res);
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/v1/runs/:id/artifacts/archive",
+    auth(async (ctx) => {
+      const run = await deps.store.get(ctx.params.id ?? "");
+      const files = await listOf(run);
+      ctx.res.writeHead(200, {
+        "content-type": "application/gzip",
+        "content-disposition": attachmentContentDisposition(`${run.id}-artifacts.tar.gz`),
+        "x-dstack-artifact-bytes": String(files.reduce((n, f) => n + f.sizeBytes, 0)),
+        "x-dstack-artifact-files": String(files.length),
+      });
+      await pipeline(streamArchive(deps.artifacts, files.map((f) => ({ name: f.path, key: f.key, sizeBytes: f.sizeBytes }))), ctx.res);
+    }),
+  );
+}

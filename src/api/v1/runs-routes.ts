@@ -1,0 +1,170 @@
+import { Transform } from "node:stream";
+import { DstackError, InvalidInputError, NotFoundError } from "../../errors.js";
+import { readJson, sendJson, type Router } from "../../http/router.js";
+import { isUploadId, MAX_CODE_UPLOAD_BYTES, newUploadId, uploadKey } from "../../runs/code-upload.js";
+import { refusalMessage } from "../../runs/refusal-message.js";
+import { resolveRunRequest } from "../../runs/resolve-run-request.js";
+import { submitRunGroup } from "../../runs/submit-runs.js";
+import { isTerminal, type Run } from "../../runs/types.js";
+import { formatProblem } from "../../workflow/index.js";
+import { requireApiToken } from "./api-auth.js";
+import type { ApiV1Deps } from "./api-v1-deps.js";
+import { runJson } from "./run-json.js";
+import { ListRunsQuery, parseInput, queryOf, RepoName, SubmitRunBody } from "./schemas.js";
+
+/** The stable error code of each way a run request is refused. */
+const REFUSAL_CODES = { "invalid-files": "invalid_workflow_file", "invalid-command": "invalid_command", refused: "refused" } as const;
+
+/** Runs scanned at most for one filtered listing (filters apply after the repo index). */
+const MAX_SCANNED = 5000;
+
+/** Runs: submit, list, get, stop; code uploads; whether GitHub can serve a commit. */
+export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
+  const now = deps.now ?? Date.now;
+  const auth = (h: Parameters<Router["add"]>[2]) => requireApiToken(deps, h);
+
+  router.add(
+    "POST",
+    "/api/v1/uploads",
+    auth(async (ctx) => {
+      const declared = Number(ctx.req.headers["content-length"] ?? "0");
+      if (declared > MAX_CODE_UPLOAD_BYTES) throw tooLarge();
+      const id = newUploadId();
+      let size = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          cb(size > MAX_CODE_UPLOAD_BYTES ? tooLarge() : null, chunk);
+        },
+      });
+      ctx.req.pipe(limit);
+      ctx.req.on("error", (err) => limit.destroy(err));
+      try {
+        const obj = await deps.artifacts.put(uploadKey(id), limit, { contentType: "application/gzip" });
+        sendJson(ctx.res, 201, { upload: id, sizeBytes: obj.sizeBytes });
+      } catch (err) {
+        await deps.artifacts.deletePrefix(`uploads/${id}/`).catch(() => undefined);
+        throw size > MAX_CODE_UPLOAD_BYTES ? tooLarge() : err;
+      }
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/v1/repos/:owner/:name/commits/:sha/code",
+    auth(async (ctx) => {
+      const repo = parseInput(RepoName, `${ctx.params.owner}/${ctx.params.name}`, "repository");
+      const access = await deps.commitAccess(repo, ctx.params.sha ?? "");
+      sendJson(ctx.res, 200, access.ok ? { available: true } : { available: false, reason: access.reason });
+    }),
+  );
+
+  router.add(
+    "POST",
+    "/api/v1/runs",
+    auth(async (ctx) => {
+      const body = parseInput(SubmitRunBody, await readJson(ctx.req, 8 * 1024 * 1024), "run request");
+      let code: Run["code"];
+      let installationId: number | undefined;
+      if (body.code.kind === "upload") {
+        code = { kind: "upload", key: await existingUpload(deps, body.code.upload) };
+      } else {
+        if (body.commit === undefined) throw new InvalidInputError("bad run request: code.kind `github` needs `commit`");
+        const access = await deps.commitAccess(body.repo, body.commit);
+        if (!access.ok) throw new DstackError("code_unavailable", `the service cannot fetch ${body.repo}@${body.commit.slice(0, 12)}: ${access.reason}; upload the working tree instead`);
+        installationId = access.installationId;
+        code =
+          body.code.overlay === undefined ? { kind: "github" } : { kind: "github", overlay: { key: await existingUpload(deps, body.code.overlay), deleted: body.code.deleted } };
+      }
+      const argv = [...body.run, ...Object.entries(body.variables ?? {}).flatMap(([k, v]) => [`--${k}`, v])];
+      const resolved = resolveRunRequest(body.files, argv, { check: deps.check });
+      if (!resolved.ok) throw new InvalidInputError(refusalMessage(resolved), REFUSAL_CODES[resolved.kind]);
+      const runs = await submitRunGroup(
+        { store: deps.store },
+        {
+          repo: body.repo,
+          installationId,
+          commit: body.commit ?? "0000000000000000000000000000000000000000",
+          ref: body.ref,
+          trigger: { kind: "api", actor: "api" },
+          workflows: resolved.workflows,
+          target: resolved.target,
+          variables: resolved.variables,
+          code,
+        },
+      );
+      for (const run of runs) await deps.enqueueRun(run.id);
+      const t = now();
+      const target = runs.at(-1) as Run;
+      sendJson(ctx.res, 201, {
+        run: runJson(target, deps.publicUrl, t),
+        runs: runs.map((r) => runJson(r, deps.publicUrl, t)),
+        warnings: resolved.warnings.map((p) => formatProblem(p)),
+      });
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/v1/runs",
+    auth(async (ctx) => {
+      const q = parseInput(ListRunsQuery, queryOf(ctx.url), "query");
+      const found: Run[] = [];
+      let before: number | undefined;
+      let scanned = 0;
+      const filtered = q.workflow !== undefined || q.status !== undefined;
+      while (found.length < q.limit && scanned < MAX_SCANNED) {
+        const page = await deps.store.list({ repo: q.repo, limit: filtered ? 200 : q.limit, before });
+        scanned += page.length;
+        for (const run of page) {
+          if (q.workflow !== undefined && run.workflow.name !== q.workflow) continue;
+          if (q.status !== undefined && run.status !== q.status) continue;
+          if (found.length < q.limit) found.push(run);
+        }
+        const last = page.at(-1);
+        if (!filtered || last === undefined || page.length < 200) break;
+        before = last.createdAt;
+      }
+      const t = now();
+      sendJson(ctx.res, 200, { runs: found.map((r) => runJson(r, deps.publicUrl, t)) });
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/v1/runs/:id",
+    auth(async (ctx) => {
+      sendJson(ctx.res, 200, { run: runJson(await deps.store.get(ctx.params.id ?? ""), deps.publicUrl, now()) });
+    }),
+  );
+
+  router.add(
+    "POST",
+    "/api/v1/runs/:id/stop",
+    auth(async (ctx) => {
+      const run = await deps.store.get(ctx.params.id ?? "");
+      if (isTerminal(run.status)) throw new DstackError("conflict", `run ${run.id} already ended (${run.status})`);
+      const reason = "stopped through the API";
+      await deps.store.update(run.id, { stopRequested: reason });
+      // A run still waiting for its dependencies has no agent to tell: end it here. The supervisor
+      // handles every other state (it tells the agent, which reports `stopped`).
+      if (run.status === "submitted") {
+        await deps.store.transition(run.id, "stopped", { from: ["submitted"], patch: { reason } });
+        await deps.enqueueRun(run.id);
+      }
+      sendJson(ctx.res, 202, { run: runJson(await deps.store.get(run.id), deps.publicUrl, now()) });
+    }),
+  );
+}
+
+function tooLarge(): DstackError {
+  return new DstackError("too_large", `the upload is over ${MAX_CODE_UPLOAD_BYTES / (1024 * 1024)} MiB (the code upload limit); leave big files out with .gitignore`);
+}
+
+async function existingUpload(deps: Pick<ApiV1Deps, "artifacts">, id: string): Promise<string> {
+  if (!isUploadId(id)) throw new NotFoundError(`upload ${JSON.stringify(id)} does not exist; POST the tarball to /api/v1/uploads first`);
+  const key = uploadKey(id);
+  const found = await deps.artifacts.list(key);
+  if (!found.some((o) => o.key === key)) throw new NotFoundError(`upload ${id} does not exist; POST the tarball to /api/v1/uploads first`);
+  return key;
+}

@@ -1,0 +1,101 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import type { RunJson } from "../../api/v1/run-json.js";
+import { InvalidInputError } from "../../errors.js";
+import { refusalMessage } from "../../runs/refusal-message.js";
+import { resolveRunRequest } from "../../runs/resolve-run-request.js";
+import type { SourceFile } from "../../workflow/index.js";
+import type { ApiClient } from "../api-client.js";
+import type { CommandContext } from "../command-context.js";
+import { connect } from "../connect.js";
+import { ExitCode } from "../exit-code.js";
+import { followLog } from "../follow-log.js";
+import { formatBytes } from "../format.js";
+import { currentBranch, gitRoot, headCommit, localChanges, repoOf, workingTreeFiles } from "../git-repo.js";
+import { MAX_PACKED_BYTES, packFiles } from "../pack-files.js";
+import { readDstackFolder } from "../read-dstack-folder.js";
+import { reportEnd } from "../report-end.js";
+
+type Code = { kind: "upload"; upload: string } | { kind: "github"; overlay?: string; deleted: string[] };
+
+/**
+ * `dstack run <workflow|provider> [args] [-f] [--repo owner/name]`: submits the run at the checkout's
+ * commit with its local changes (sent as changed files laid over the commit), or, when the service
+ * cannot fetch that commit from GitHub, with the whole working tree uploaded.
+ */
+export function registerRun(program: Command, ctx: CommandContext): void {
+  program
+    .command("run")
+    .description(
+      `run a workflow of .dstack/workflows.yaml (or a provider ad hoc: \`run python train.py --gpu 1\`) at this checkout, local changes included; ` +
+        `without GitHub access to the commit the working tree is uploaded (tracked and untracked files, not ignored ones; at most ${MAX_PACKED_BYTES / (1024 * 1024)} MiB)`,
+    )
+    .argument("<workflow|provider>", "a workflow name, or a provider (python, bash, docker, curl) for an ad-hoc run")
+    .argument("[args...]", "the workflow's arguments and variables (`--epochs 10`), resource flags (`--gpu 2`), or the provider's arguments")
+    .option("-f, --follow", "stream the log until the run ends; exit 0 only when it ends done")
+    .option("--repo <owner/name>", "the repository (default: the origin remote's last two path segments)")
+    .option("--json", "print the submitted runs as JSON instead of the run id")
+    // Everything else (--gpu 2, -r requirements.txt, --epochs 10) belongs to the workflow.
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (target: string, args: string[], options: { follow?: boolean; repo?: string; json?: boolean }) => {
+      const root = await gitRoot(ctx.cwd);
+      const repo = await repoOf(root, options.repo);
+      const client = await connect(ctx);
+      const commit = await headCommit(root);
+      const files: SourceFile[] = existsSync(path.join(root, ".dstack")) ? await readDstackFolder(root, "the repository") : [];
+      // The service decides, with the same model; asking it first here spares uploading code for a typo.
+      const local = resolveRunRequest(files, [target, ...args]);
+      if (!local.ok) throw new InvalidInputError(refusalMessage(local), local.kind === "invalid-files" ? "invalid_workflow_file" : "invalid_command");
+      const code = await sendCode(ctx, client, { root, repo, commit });
+      const submitted = await client.json<{ run: RunJson; runs: RunJson[]; warnings: string[] }>("/api/v1/runs", {
+        method: "POST",
+        json: { repo, run: [target, ...args], files, ...(commit !== undefined ? { commit } : {}), ref: await currentBranch(root), code },
+      });
+      for (const w of submitted.warnings) ctx.io.err(`dstack: warning: ${w}\n`);
+      const run = submitted.run;
+      const deps = submitted.runs.filter((r) => r.id !== run.id);
+      ctx.io.err(`dstack: run ${run.id} (${run.workflow}) submitted${deps.length > 0 ? ` after ${deps.map((d) => `${d.id} (${d.workflow})`).join(", ")}` : ""}: ${run.url}\n`);
+      if (options.json === true) ctx.io.out(`${JSON.stringify(submitted.runs, null, 2)}\n`);
+      if (options.follow === true) {
+        ctx.exit(reportEnd(ctx, await followLog(client, run.id, ctx.io.out)));
+        return;
+      }
+      if (options.json !== true) ctx.io.out(`${run.id}\n`);
+      ctx.exit(ExitCode.ok);
+    });
+}
+
+/** Uploads what the run needs of the local files and says so on stderr. */
+async function sendCode(ctx: CommandContext, client: ApiClient, input: { root: string; repo: string; commit: string | undefined }): Promise<Code> {
+  const { root, repo, commit } = input;
+  let reason = "the checkout has no commit yet";
+  if (commit !== undefined) {
+    const access = await client.json<{ available: boolean; reason?: string }>(
+      `/api/v1/repos/${repo.split("/").map(encodeURIComponent).join("/")}/commits/${commit}/code`,
+    );
+    if (access.available) {
+      const changes = await localChanges(root);
+      if (changes.changed.length === 0 && changes.deleted.length === 0) return { kind: "github", deleted: [] };
+      const packed = await packFiles(root, changes.changed, "the local changes");
+      const upload = await uploadTarball(client, packed.tarball);
+      ctx.io.err(
+        `dstack: sending local changes on top of ${commit.slice(0, 12)}: ${changes.changed.length} changed or new file(s) (${formatBytes(packed.sizeBytes)}), ${changes.deleted.length} deleted\n`,
+      );
+      return { kind: "github", overlay: upload, deleted: changes.deleted };
+    }
+    reason = access.reason ?? "the service cannot fetch the commit";
+  }
+  const tree = await workingTreeFiles(root);
+  const packed = await packFiles(root, tree, "the working tree");
+  ctx.io.err(
+    `dstack: ${reason}: uploading the working tree instead (${tree.length} file(s), ${formatBytes(packed.sizeBytes)}; limit ${MAX_PACKED_BYTES / (1024 * 1024)} MiB)\n`,
+  );
+  return { kind: "upload", upload: await uploadTarball(client, packed.tarball) };
+}
+
+async function uploadTarball(client: ApiClient, tarball: Buffer): Promise<string> {
+  const res = await client.json<{ upload: string }>("/api/v1/uploads", { method: "POST", body: tarball, headers: { "content-type": "application/gzip" } });
+  return res.upload;
+}

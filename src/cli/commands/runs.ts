@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import type { RunJson } from "../../api/v1/run-json.js";
+import type { CommandContext } from "../command-context.js";
+import { connect, currentRepo, paintFor } from "../connect.js";
+import { ExitCode } from "../exit-code.js";
+import { formatAge, formatBytes, formatDuration, formatTable, statusColor } from "../format.js";
+
+/** `dstack runs`: the repository's runs, newest first, as a table or `--json`. */
+export function registerRuns(program: Command, ctx: CommandContext): void {
+  program
+    .command("runs")
+    .description("list runs of the repository, newest first: run, workflow, status, age, duration, tags, artifacts")
+    .option("--repo <owner/name>", "the repository (default: from the origin remote)")
+    .option("-a, --all", "runs of every repository")
+    .option("-w, --workflow <name>", "only runs of this workflow")
+    .option("-s, --status <status>", "only runs in this status (submitted, running, done, failed, stopped, timed_out, ...)")
+    .option("-n, --limit <n>", "at most this many", "20")
+    .option("--json", "print a JSON array of runs (id, workflow, status, tags, ...)")
+    .action(async (options: { repo?: string; all?: boolean; workflow?: string; status?: string; limit: string; json?: boolean }) => {
+      const repo = options.all === true ? undefined : await currentRepo(ctx, options.repo);
+      const client = await connect(ctx);
+      const { runs } = await client.json<{ runs: RunJson[] }>("/api/v1/runs", {
+        query: { repo, workflow: options.workflow, status: options.status, limit: options.limit },
+      });
+      if (options.json === true) {
+        ctx.io.out(`${JSON.stringify(runs, null, 2)}\n`);
+      } else if (runs.length === 0) {
+        ctx.io.err(`dstack: no runs${repo !== undefined ? ` in ${repo}` : ""} yet\n`);
+      } else {
+        const paint = paintFor(ctx);
+        const now = Date.now();
+        const rows = runs.map((r) => [
+          r.id,
+          r.workflow,
+          paint(statusColor(r.status), r.status),
+          formatAge(Date.parse(r.createdAt), now),
+          r.durationMs === undefined ? "-" : formatDuration(r.durationMs),
+          r.tags.length === 0 ? "-" : r.tags.join(","),
+          r.artifacts.length === 0 ? "-" : `${r.artifacts.length} (${formatBytes(r.artifacts.reduce((n, a) => n + a.sizeBytes, 0))})`,
+        ]);
+        ctx.io.out(formatTable(["RUN", "WORKFLOW", "STATUS", "AGE", "DURATION", "TAGS", "ARTIFACTS"], rows, paint));
+      }
+      ctx.exit(ExitCode.ok);
+    });
+}
