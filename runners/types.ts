@@ -1,4 +1,4 @@
-import type { Machine, Run } from "../src/runs/types.js";
+import type { Machine, Run, RunStatus } from "../src/runs/types.js";
 
 /** What a backend needs to boot the runner agent for one run. */
 export interface StartInput {
@@ -19,6 +19,8 @@ export type MachineState = "running" | "gone";
  */
 export interface RunnerBackend {
   readonly id: string;
+  /** How long a started machine may take before its agent's first heartbeat (default: the normal heartbeat lease). */
+  readonly bootTimeoutMs?: number;
   /** Refuses, with a user-facing message, what this backend cannot run (e.g. absolute artifact paths). */
   check(run: Pick<Run, "workflow">): string | undefined;
   /** Provides a machine and starts the agent on it. */
@@ -27,5 +29,21 @@ export interface RunnerBackend {
   state(machine: Machine): Promise<MachineState>;
   /** Stops the agent and releases the machine; idempotent. */
   release(machine: Machine): Promise<void>;
+  /**
+   * Backends whose machines can outlive the service (cloud instances) find and end the orphans:
+   * machines whose run is over or unknown, or past their lifetime. Run periodically by a job.
+   */
+  reconcile?(deps: ReconcileDeps): Promise<ReconcileReport>;
   close(): Promise<void>;
+}
+
+export interface ReconcileDeps {
+  /** The run's status and machine id, or undefined when no such run exists. */
+  runState(runId: string): Promise<{ status: RunStatus; machineId?: string } | undefined>;
+}
+
+export interface ReconcileReport {
+  /** Machines of this service that were looked at. */
+  looked: number;
+  terminated: Array<{ instanceId: string; runId?: string; reason: string }>;
 }

@@ -31,6 +31,12 @@ hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
 hb.registerHelper("join", (items: unknown, sep: unknown) => (Array.isArray(items) ? items.join(typeof sep === "string" ? sep : ", ") : ""));
 /** Escapes Markdown's active characters in user text (workflow names, file names, reasons). */
 hb.registerHelper("md", (text: unknown) => new Handlebars.SafeString(escapeMarkdown(String(text ?? ""))));
+/** One POSIX shell word, always single-quoted: the only way a value enters `ec2-user-data.sh`. */
+hb.registerHelper("sh", (value: unknown) => new Handlebars.SafeString(shellWord(String(value ?? ""))));
+
+export function shellWord(text: string): string {
+  return `'${text.replace(/'/g, `'"'"'`)}'`;
+}
 
 export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()<>#+!|~@]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
