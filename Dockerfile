@@ -24,6 +24,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json app.yml ./
 COPY templates ./templates
+COPY web ./web
+# The EC2 instance catalogue (read at run time by runners/ec2/catalogue.ts and `dstack offers`).
+COPY runners/ec2/catalogue.json ./runners/ec2/catalogue.json
+COPY src/api/v1/openapi.json ./src/api/v1/openapi.json
 COPY bin ./bin
 RUN mkdir -p /data && chown node:node /data
 USER node

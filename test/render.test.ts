@@ -36,25 +36,60 @@ describe("templates", () => {
     expect(text).toContain("… 2.0 KB of earlier output — full log: http://svc/runs/r1/log");
   });
 
-  it("run-comment: one Markdown link per artifact file, images shown inline, link expiry stated", () => {
+  const commentRun = (over: Record<string, unknown> = {}) => ({
+    icon: "✅",
+    workflow: "hello",
+    statusLabel: "succeeded",
+    runId: "r1",
+    runUrl: "http://svc/runs/r1",
+    duration: "3s",
+    artifacts: [
+      { path: "out/result.txt", url: "http://dl/1", size: "12 B", image: false },
+      { path: "out/loss.png", url: "http://dl/2", size: "2.0 KB", image: true },
+    ],
+    artifactsOmitted: 0,
+    artifactCount: 2,
+    collapsed: false,
+    ...over,
+  });
+
+  it("run-comment: one line per run of the group, one Markdown link per artifact file, images inline, link expiry stated", () => {
     const body = render("run-comment", {
-      icon: "✅",
-      workflow: "hello",
-      statusLabel: "succeeded",
-      runId: "r1",
-      runUrl: "http://svc/runs/r1",
-      commit: "abc1234",
-      duration: "3s",
-      artifacts: [
-        { path: "out/result.txt", url: "http://dl/1", size: "12 B", image: false },
-        { path: "out/loss.png", url: "http://dl/2", size: "2.0 KB", image: true },
+      runs: [
+        commentRun({ workflow: "download", runId: "r0", runUrl: "http://svc/runs/r0", artifacts: [], artifactCount: 0 }),
+        commentRun(),
       ],
-      artifactsOmitted: 0,
+      commit: "abc1234",
+      anyArtifacts: true,
       expires: "in 7 days (2026-12-07)",
     });
     expect(body).toMatchSnapshot();
+    expect(body).toContain("✅ **dstack: download** succeeded — run [r0](http://svc/runs/r0) in 3s\n✅ **dstack: hello** succeeded");
     expect(body).toContain("- [out/result.txt](http://dl/1) (12 B)");
     expect(body).toContain("![out/loss.png](http://dl/2)");
+    expect(body).not.toContain("<details>");
+  });
+
+  it("run-comment: folds a long artifact list into <details>", () => {
+    const body = render("run-comment", {
+      runs: [commentRun({ collapsed: true, artifactCount: 40, artifactsOmitted: 0 })],
+      commit: "abc1234",
+      anyArtifacts: true,
+      expires: "in 7 days (2026-12-07)",
+    });
+    expect(body).toMatch(/<details><summary>40 files<\/summary>\n\n- \[out\/result\.txt\]/);
+    expect(body.indexOf("</details>")).toBeGreaterThan(body.indexOf("out/loss.png"));
+  });
+
+  it("run-comment: a run still going has no duration and no artifacts", () => {
+    const body = render("run-comment", {
+      runs: [commentRun({ icon: "🏃", statusLabel: "running", duration: undefined, artifacts: [], artifactCount: 0 })],
+      commit: "abc1234",
+      anyArtifacts: false,
+      expires: "x",
+    });
+    expect(body).toContain("🏃 **dstack: hello** running — run [r1](http://svc/runs/r1)\n");
+    expect(body).not.toContain("Links expire");
   });
 
   it("check-run-summary: the run's facts, the failure reason and the fork notice", () => {
@@ -94,7 +129,7 @@ describe("templates", () => {
   });
 
   it("run-page.html escapes what it shows", () => {
-    const html = render("run-page.html", { runId: "r1", workflow: "<b>x</b>", status: "done", logText: "<script>alert(1)</script>", artifacts: [] });
+    const html = render("run-page.html", { runId: "r1", workflow: "<b>x</b>", status: "done", reason: "<script>alert(1)</script>", artifacts: [] });
     expect(html).not.toContain("<script>alert(1)</script>");
     expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(html).toContain("dstack: &lt;b&gt;x&lt;/b&gt;");

@@ -1,18 +1,24 @@
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { attachmentContentDisposition, runArtifactKey, runLogKey, verifyDownloadSignature, type ArtifactStore } from "../artifacts/index.js";
+import { attachmentContentDisposition, runLogKey, verifyDownloadSignature, type ArtifactStore } from "../artifacts/index.js";
 import { ArtifactNotFoundError, NotFoundError } from "../errors.js";
-import { readBody, sendJson, sendText, type RequestContext, type Router } from "../http/router.js";
+import { readBody, sendText, type Router } from "../http/router.js";
 import { render } from "../render.js";
 import type { LogStore } from "../runs/log-store.js";
-import { stripAnsi } from "../runs/log-tail.js";
 import type { RunStore } from "../runs/run-store.js";
-import { describeResources, describeTrigger, formatBytes, runDuration } from "../runs/run-view.js";
+import type { SecretStore } from "../runs/secret-store.js";
 import { isTerminal, type Run } from "../runs/types.js";
-import { isAuthenticated, issueSession, safeEqual, SESSION_COOKIE } from "./session.js";
+import { requireUser, sendHtml } from "./page-response.js";
+import { runPageView } from "./run-page-view.js";
+import { mountRunsListPage } from "./runs-list-page.js";
+import { issueSession, safeEqual, SESSION_COOKIE } from "./session.js";
+import { mountSettingsPage } from "./settings-page.js";
+import { mountWebAssets } from "./web-assets.js";
 
 export interface PagesDeps {
   store: RunStore;
+  /** For the settings page's list of secret names (never values). */
+  secretStore?: Pick<SecretStore, "list">;
   logs: LogStore;
   artifacts: ArtifactStore;
   apiToken: string;
@@ -21,76 +27,28 @@ export interface PagesDeps {
   now?: () => number;
 }
 
-/** Bytes of log shown inline on the run page; the rest is one click away. */
-const PAGE_LOG_BYTES = 256 * 1024;
-
-const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "same-origin",
-  "x-frame-options": "DENY",
-};
-
-function sendHtml(ctx: RequestContext, status: number, html: string): void {
-  ctx.res.writeHead(status, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(html), ...SECURITY_HEADERS });
-  ctx.res.end(html);
-}
-
 /** Server-rendered pages: the run page (check runs' `details_url`), its full log, sign-in, downloads. */
 export function mountPages(router: Router, deps: PagesDeps): void {
   const now = deps.now ?? Date.now;
-  const requireUser = (ctx: RequestContext): boolean => {
-    if (isAuthenticated(deps, ctx.req, now())) return true;
-    if ((ctx.req.headers.accept ?? "").includes("text/html")) {
-      ctx.res.writeHead(303, { location: `/login?next=${encodeURIComponent(ctx.url.pathname)}` });
-      ctx.res.end();
-    } else {
-      sendJson(ctx.res, 401, { code: "unauthorized", message: "sign in, or send the API token as a Bearer header" });
-    }
-    return false;
-  };
+  mountWebAssets(router);
+  mountRunsListPage(router, deps);
+  mountSettingsPage(router, deps);
 
   router.add("GET", "/runs/:id", async (ctx) => {
-    if (!requireUser(ctx)) return;
+    if (!requireUser(deps, ctx, now())) return;
     const run = await deps.store.get(ctx.params.id ?? "");
-    const start = Math.max(0, run.logBytes - PAGE_LOG_BYTES);
-    const text = await readLog(deps, run, start, PAGE_LOG_BYTES);
-    const artifacts = await Promise.all(
-      run.artifacts.slice(0, 500).map(async (a) => ({
-        path: a.path,
-        size: formatBytes(a.sizeBytes),
-        url: await deps.artifacts.downloadUrl(runArtifactKey(run.id, a.path), { expiresInSeconds: 3600, fileName: path.basename(a.path) }),
-      })),
-    );
-    sendHtml(
-      ctx,
-      200,
-      render("run-page.html", {
-        runId: run.id,
-        repo: run.repo,
-        workflow: run.workflow.name,
-        status: run.status,
-        reason: run.reason,
-        trigger: describeTrigger(run),
-        commit: run.commit,
-        provider: run.workflow.provider,
-        resources: describeResources(run.workflow.resources),
-        machine: run.machine?.description ?? "not yet assigned",
-        duration: runDuration(run, now()),
-        artifacts,
-        logText: stripAnsi(text),
-        logUrl: `/runs/${run.id}/log`,
-        logSize: formatBytes(run.logBytes),
-        logTruncated: start > 0,
-        shown: formatBytes(PAGE_LOG_BYTES),
-      }),
-    );
+    sendHtml(ctx, 200, render("run-page.html", { ...runPageView(run, now()), code: await codeView(deps, run) }));
   });
 
   router.add("GET", "/runs/:id/log", async (ctx) => {
-    if (!requireUser(ctx)) return;
+    if (!requireUser(deps, ctx, now())) return;
     const run = await deps.store.get(ctx.params.id ?? "");
-    ctx.res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" });
+    // Shown in the browser when followed from a check run; `?download=1` (the run page's link) saves it.
+    ctx.res.writeHead(200, {
+      "content-type": "text/plain; charset=utf-8",
+      ...(ctx.url.searchParams.has("download") ? { "content-disposition": attachmentContentDisposition(`${run.id}.log`) } : {}),
+      "x-content-type-options": "nosniff",
+    });
     const file = deps.logs.openFile(run.id);
     if (file !== undefined) {
       await pipeline(file, ctx.res);
@@ -130,6 +88,13 @@ export function mountPages(router: Router, deps: PagesDeps): void {
     ctx.res.end();
   });
 
+  // Signing out only clears the cookie; the session value stays valid until it expires (it is
+  // stateless). SameSite=Strict keeps other sites from posting here with it.
+  router.add("POST", "/logout", (ctx) => {
+    ctx.res.writeHead(303, { location: "/login", "set-cookie": `${SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict` });
+    ctx.res.end();
+  });
+
   router.add("GET", "/artifacts/download", async (ctx) => {
     const q = ctx.url.searchParams;
     const key = q.get("key") ?? "";
@@ -150,23 +115,20 @@ export function mountPages(router: Router, deps: PagesDeps): void {
   });
 }
 
+/** What the run's code is (the commit, its local changes, or an uploaded tree), with a link to the uploaded tarball. */
+async function codeView(deps: PagesDeps, run: Run): Promise<{ text: string; url?: string; linkText?: string; deleted?: string[] }> {
+  const link = (key: string) => deps.artifacts.downloadUrl(key, { expiresInSeconds: 3600, fileName: `${run.id}-code.tar.gz` });
+  if (run.code.kind === "upload") return { text: "a working tree uploaded by `dstack run` (no GitHub access to the commit)", url: await link(run.code.key), linkText: "the uploaded files (tar.gz)" };
+  if (run.code.overlay === undefined) return { text: "the commit, from GitHub" };
+  return {
+    text: "the commit from GitHub with the local changes of `dstack run` laid over it",
+    url: await link(run.code.overlay.key),
+    linkText: "changed and untracked files (tar.gz)",
+    deleted: run.code.overlay.deleted.slice(0, 100),
+  };
+}
+
 /** Only same-site relative paths: an open redirect after sign-in would be a phishing tool. */
 function safeNext(next: string | null): string {
   return next !== null && /^\/(?!\/)[^\\]*$/.test(next) ? next : "/";
-}
-
-async function readLog(deps: PagesDeps, run: Run, start: number, max: number): Promise<string> {
-  const file = deps.logs.openFile(run.id, start);
-  if (file !== undefined) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of file) {
-      chunks.push(c as Buffer);
-      size += (c as Buffer).length;
-      if (size >= max) break;
-    }
-    file.destroy();
-    return Buffer.concat(chunks).subarray(0, max).toString("utf8");
-  }
-  return (await deps.logs.tail(run.id, max)).data.toString("utf8");
 }

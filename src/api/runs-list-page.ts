@@ -1,0 +1,123 @@
+import type { Router } from "../http/router.js";
+import { render } from "../render.js";
+import type { RunStore } from "../runs/run-store.js";
+import { runDuration } from "../runs/run-view.js";
+import { ACTIVE_STATUSES, isTerminal, RUN_STATUSES, type Run } from "../runs/types.js";
+import { formatTime, requireUser, sendHtml } from "./page-response.js";
+
+export interface RunsListDeps {
+  store: Pick<RunStore, "list">;
+  apiToken: string;
+  signingKey: Buffer;
+  now?: () => number;
+}
+
+const PAGE_SIZE = 25;
+/** Runs scanned at most for one filtered page, and for the list of known repositories. */
+const MAX_SCANNED = 5000;
+const REPOS_SCANNED = 1000;
+
+/** The filters of `/`, from its query; anything unknown is ignored rather than refused. */
+export interface RunsFilter {
+  repo?: string;
+  workflow?: string;
+  status?: string;
+  tag?: string;
+  /** Cursor: only runs created before this (ms), for the next page. */
+  before?: number;
+}
+
+export function parseRunsFilter(q: URLSearchParams): RunsFilter {
+  const str = (k: string) => {
+    const v = (q.get(k) ?? "").trim();
+    return v === "" ? undefined : v.slice(0, 200);
+  };
+  const before = Number(q.get("before"));
+  const status = str("status");
+  return {
+    repo: str("repo"),
+    workflow: str("workflow"),
+    status: status !== undefined && (RUN_STATUSES as readonly string[]).includes(status) ? status : undefined,
+    tag: str("tag"),
+    before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+  };
+}
+
+function matches(run: Run, f: RunsFilter): boolean {
+  return (f.workflow === undefined || run.workflow.name === f.workflow) && (f.status === undefined || run.status === f.status) && (f.tag === undefined || run.tags.includes(f.tag));
+}
+
+/** One page of runs, newest first, and the cursor of the next page if there is one. */
+export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter): Promise<{ runs: Run[]; next?: number }> {
+  const found: Run[] = [];
+  let before = f.before;
+  let scanned = 0;
+  for (;;) {
+    const page = await store.list({ repo: f.repo, limit: 200, before });
+    scanned += page.length;
+    for (const run of page) {
+      if (!matches(run, f)) continue;
+      if (found.length === PAGE_SIZE) return { runs: found, next: found.at(-1)?.createdAt };
+      found.push(run);
+    }
+    const last = page.at(-1);
+    if (last === undefined || page.length < 200 || scanned >= MAX_SCANNED) return { runs: found };
+    before = last.createdAt;
+  }
+}
+
+function shortSha(sha: string): string {
+  return /^0+$/.test(sha) ? "uploaded" : sha.slice(0, 7);
+}
+
+export function runRow(run: Run, nowMs: number) {
+  return {
+    id: run.id,
+    url: `/runs/${encodeURIComponent(run.id)}`,
+    repo: run.repo,
+    workflow: run.workflow.name,
+    trigger: run.trigger.kind,
+    actor: run.trigger.actor,
+    commit: shortSha(run.commit),
+    status: run.status,
+    active: !isTerminal(run.status),
+    started: formatTime(run.startedAt ?? run.createdAt),
+    duration: runDuration(run, nowMs),
+    tags: run.tags,
+  };
+}
+
+/** `/`: the repositories this service knows and their runs, filterable and paginated. */
+export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
+  const now = deps.now ?? Date.now;
+  router.add("GET", "/", async (ctx) => {
+    if (!requireUser(deps, ctx, now())) return;
+    const f = parseRunsFilter(ctx.url.searchParams);
+    const [{ runs, next }, recent] = await Promise.all([findRuns(deps.store, f), deps.store.list({ limit: REPOS_SCANNED })]);
+    const repos = [...new Set(recent.map((r) => r.repo))].sort().map((repo) => ({
+      repo,
+      selected: repo === f.repo,
+      settingsUrl: `/repos/${repo.split("/").map(encodeURIComponent).join("/")}/settings`,
+    }));
+    const query = (extra: Record<string, string | undefined>) => {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries({ repo: f.repo, workflow: f.workflow, status: f.status, tag: f.tag, ...extra })) if (v !== undefined) q.set(k, v);
+      return `/?${q.toString()}`;
+    };
+    const t = now();
+    sendHtml(
+      ctx,
+      200,
+      render("runs-list.html", {
+        repos,
+        filter: f,
+        statuses: RUN_STATUSES.map((s) => ({ value: s, selected: s === f.status })),
+        runs: runs.map((r) => runRow(r, t)),
+        anyActive: runs.some((r) => (ACTIVE_STATUSES as readonly string[]).includes(r.status)),
+        nextUrl: next === undefined ? undefined : query({ before: String(next) }),
+        firstUrl: f.before === undefined ? undefined : query({}),
+        apiQuery: f.repo === undefined ? "" : `repo=${encodeURIComponent(f.repo)}`,
+      }),
+    );
+  });
+}

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
+import { seedRun } from "../helpers/seed-run.js";
+import { startTestService, type TestService } from "../helpers/service.js";
+import type { Run } from "../../src/runs/types.js";
+
+/** The server-rendered pages: sign-in, security headers, and escaping of every user-provided string. */
+
+const SCRIPT = "<script>alert(1)</script>";
+const IMG = `"><img src=x onerror=alert(1)>`;
+
+let redis: TestRedis;
+let service: TestService;
+let run: Run;
+let cookie: string;
+
+async function page(p: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${service.url}${p}`, { headers: { accept: "text/html", cookie, ...headers }, redirect: "manual" });
+}
+
+beforeAll(async () => {
+  redis = await startRedis("pages");
+  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix });
+  run = await seedRun(service, redis.prefix, {
+    repo: "acme/web",
+    workflow: `${SCRIPT}${IMG}`,
+    log: `first line\n${SCRIPT} ${IMG}\n\u001b[31mred\u001b[0m\n`,
+    artifacts: [{ path: `${SCRIPT.slice(0, 17)}/${IMG}.png`, body: Buffer.from("not really a png") }],
+  });
+  const login = await fetch(`${service.url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: service.keys.apiToken, next: "/" }).toString(),
+    redirect: "manual",
+  });
+  expect(login.status).toBe(303);
+  cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+}, 60_000);
+
+afterAll(async () => {
+  await service?.stop();
+  await redis?.stop();
+});
+
+describe("the web pages", () => {
+  it("sends a browser without a session to the sign-in page, and a script a 401", async () => {
+    for (const p of ["/", `/runs/${run.id}`, "/repos/acme/web/settings", `/runs/${run.id}/log`]) {
+      const res = await page(p, { cookie: "" });
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")).toBe(`/login?next=${encodeURIComponent(p)}`);
+    }
+    const api = await fetch(`${service.url}/`, { headers: { accept: "application/json" } });
+    expect(api.status).toBe(401);
+    const forged = await page("/", { cookie: "dstack_session=9999999999.forged" });
+    expect(forged.status).toBe(303);
+  });
+
+  it("refuses a wrong token at sign-in and sets an HttpOnly, SameSite=Strict cookie for the right one", async () => {
+    const bad = await fetch(`${service.url}/login`, { method: "POST", body: "token=nope&next=/", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get("set-cookie")).toBeNull();
+    const good = await fetch(`${service.url}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ token: service.keys.apiToken, next: "//evil.example/" }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    expect(good.headers.get("location")).toBe("/");
+    expect(good.headers.get("set-cookie")).toMatch(/^dstack_session=[^;]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict$/);
+  });
+
+  it("sends the security headers on every page: a CSP without inline scripts, no framing, no sniffing", async () => {
+    for (const p of ["/", `/runs/${run.id}`, "/repos/acme/web/settings", "/login"]) {
+      const res = await page(p);
+      expect(res.status).toBe(200);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain("unsafe-inline");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      const html = await res.text();
+      // Every script is an external file of this service.
+      expect(html.match(/<script[^>]*>/g)?.every((tag) => / src="\/assets\/[a-z-]+\.js"/.test(tag)) ?? true).toBe(true);
+      expect(html).not.toMatch(/ on[a-z]+=/i);
+    }
+  });
+
+  it("shows a hostile workflow name and artifact name as text on the run page and in the runs list", async () => {
+    for (const p of [`/runs/${run.id}`, "/?repo=acme/web"]) {
+      const html = await (await page(p)).text();
+      expect(html).not.toContain(SCRIPT);
+      expect(html).not.toContain("<img src=x");
+      expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;");
+    }
+    const runPage = await (await page(`/runs/${run.id}`)).text();
+    expect(runPage).toContain("&lt;script&gt;alert(1)&lt;");
+    expect(runPage).toContain("&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;.png");
+    const fileUrl = `/api/v1/runs/${run.id}/artifacts/file?path=${encodeURIComponent(`${SCRIPT.slice(0, 17)}/${IMG}.png`)}`;
+    expect(runPage).toContain(`href="${fileUrl.replace(/=/g, "&#x3D;")}"`);
+  });
+
+  it("serves the log as a download and the page's script through the API with the session cookie", async () => {
+    expect((await page(`/runs/${run.id}/log`)).headers.get("content-disposition")).toBeNull();
+    const log = await page(`/runs/${run.id}/log?download=1`);
+    expect(log.headers.get("content-disposition")).toContain("attachment");
+    expect(log.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await log.text()).toContain(SCRIPT);
+    const range = await fetch(`${service.url}/api/v1/runs/${run.id}/logs?offset=0`, { headers: { cookie } });
+    expect(range.status).toBe(200);
+    expect(range.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    const asset = await fetch(`${service.url}/assets/run-page.js`);
+    expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect((await fetch(`${service.url}/assets/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it("lets the session cookie change state through the API only with the CSRF header", async () => {
+    const put = (headers: Record<string, string>) =>
+      fetch(`${service.url}/api/v1/repos/acme/web/secrets/CSRF_CHECK`, { method: "PUT", headers: { cookie, "content-type": "application/json", ...headers }, body: JSON.stringify({ value: "v" }) });
+    expect((await put({})).status).toBe(401);
+    expect((await put({ "x-dstack-csrf": "1", "sec-fetch-site": "cross-site" })).status).toBe(401);
+    expect((await put({ "x-dstack-csrf": "1" })).status).toBe(200);
+    const del = await fetch(`${service.url}/api/v1/repos/acme/web/secrets/CSRF_CHECK`, { method: "DELETE", headers: { cookie, "x-dstack-csrf": "1" } });
+    expect(del.status).toBe(200);
+  });
+
+  it("filters the runs list by status and tag and lists the repository", async () => {
+    const all = await (await page("/")).text();
+    expect(all).toContain(`href="/?repo=acme/web"`);
+    expect(all).toContain(`data-run-id="${run.id}"`);
+    expect(await (await page("/?status=failed")).text()).not.toContain(`data-run-id="${run.id}"`);
+    expect(await (await page("/?tag=nope")).text()).not.toContain(`data-run-id="${run.id}"`);
+    expect(await (await page("/?status=done&repo=acme/web")).text()).toContain(`data-run-id="${run.id}"`);
+  });
+});
