@@ -8,6 +8,9 @@ import { printFigure } from "./report.js";
 const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   spine: () => import("./spine.js"),
   workflow: () => import("./workflow-plan.js"),
+  ec2: () => import("./ec2.js"),
+  cli: () => import("./cli-api.js"),
+  web: () => import("./web-page.js"),
 };
 
 async function main(): Promise<void> {

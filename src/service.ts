@@ -5,27 +5,34 @@ import { Probot, ProbotOctokit } from "probot";
 import type { Redis } from "ioredis";
 import { Queues } from "../queue/queues.js";
 import { startReaper } from "../queue/reaper.js";
+import { startReconciler } from "../queue/reconciler.js";
 import { startWorkers, type Workers } from "../queue/workers.js";
 import { createBackend, type RunnerBackend } from "../runners/index.js";
 import type { LocalGpu } from "../runners/local/local-gpus.js";
 import { mountAgentApi } from "./api/agent-api.js";
+import { mountAgentBundle } from "./api/agent-bundle.js";
 import { mountPages } from "./api/pages.js";
+import { mountApiV1 } from "./api/v1/mount-api-v1.js";
 import { createApp } from "./app.js";
 import { createArtifactStore, type ArtifactStore } from "./artifacts/index.js";
 import type { Config } from "./config.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
 import type { GitHubClient } from "./github/client.js";
+import { checkCommitAccess } from "./github/commit-access.js";
 import { createGitHubCodeSource } from "./github/github-code-source.js";
+import { githubRetryDelayMs } from "./github/retry-delay.js";
 import { createWebhookIntake } from "./github/webhook-intake.js";
 import { Router, sendJson } from "./http/router.js";
 import { loadKeys, type ServiceKeys } from "./keys.js";
 import type { Logger } from "./logger.js";
 import { connectRedis } from "./redis.js";
 import type { CodeSource } from "./runs/code-source.js";
+import { createUploadCodeSource } from "./runs/code-upload.js";
 import { LogStore } from "./runs/log-store.js";
 import { silentPublisher } from "./runs/publisher.js";
 import { RunStore } from "./runs/run-store.js";
-import type { SecretsProvider } from "./runs/secrets-provider.js";
+import { SecretStore } from "./runs/secret-store.js";
+import { storeSecretsProvider, type SecretsProvider } from "./runs/secrets-provider.js";
 import { DEFAULT_SUPERVISE_OPTIONS, superviseRun, type SuperviseOptions } from "./runs/supervise-run.js";
 
 export interface ServiceOverrides {
@@ -40,7 +47,7 @@ export interface ServiceOverrides {
   supervise?: Partial<SuperviseOptions>;
   heartbeatSeconds?: number;
   reaperIntervalMs?: number;
-  /** Where runs get their secrets (default: none; the secrets store comes with its own issue). */
+  /** Where runs get their secrets (default: the repository's secrets from `secretStore`, none for forks). */
   secrets?: SecretsProvider;
 }
 
@@ -52,6 +59,8 @@ export interface Service {
   artifacts: ArtifactStore;
   queues: Queues;
   redis: Redis;
+  /** The repositories' secrets, encrypted under `keys.secretsKey` (DSTACK_SECRETS_KEY). */
+  secretStore: SecretStore;
   /** Stops everything in reverse start order; idempotent. Running local agents are left to be adopted. */
   close(): Promise<void>;
 }
@@ -91,10 +100,12 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   });
   const backend: RunnerBackend = createBackend(config.backend, {
     local: { dataDir: config.dataDir, env: overrides.agentEnv, ...(overrides.localGpus !== undefined ? { gpus: overrides.localGpus } : {}) },
+    ec2: { config: config.ec2, serviceTag: config.publicUrl, maxRunMinutes: config.maxRunMinutes, log },
   });
   closers.push(() => backend.close());
 
-  const secrets: SecretsProvider = overrides.secrets ?? { forRun: async () => ({}) };
+  const secretStore = new SecretStore({ redis, prefix, key: keys.secretsKey });
+  const secrets: SecretsProvider = overrides.secrets ?? storeSecretsProvider(secretStore);
 
   let probot: Probot | undefined;
   if (config.github !== undefined) {
@@ -131,6 +142,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       const auth = (await octokit.auth({ type: "installation" })) as { token: string };
       return auth.token;
     },
+    fallback: createUploadCodeSource({ artifacts }),
   });
 
   // Web role: one node:http server. Routes are matched by a tiny router (the webhook path is hot).
@@ -167,7 +179,26 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       maxRunMinutes: config.maxRunMinutes,
       heartbeatSeconds: overrides.heartbeatSeconds ?? 5,
     });
-    mountPages(router, { store, logs, artifacts, apiToken: keys.apiToken, signingKey: keys.signingKey, publicUrl: config.publicUrl });
+    mountAgentBundle(router, { store });
+    mountApiV1(router, {
+      store,
+      logs,
+      artifacts,
+      redis,
+      apiToken: keys.apiToken,
+      sessionKey: keys.signingKey,
+      publicUrl: config.publicUrl,
+      enqueueRun: (id) => queues.enqueueRun(id),
+      commitAccess: (repo, commit) =>
+        checkCommitAccess(
+          { app: probot === undefined ? undefined : async () => (await (probot as Probot).auth()) as unknown as GitHubClient, installation: github },
+          repo,
+          commit,
+        ),
+      check: (w) => backend.check({ workflow: w }),
+      secretStore,
+    });
+    mountPages(router, { store, logs, artifacts, apiToken: keys.apiToken, signingKey: keys.signingKey, publicUrl: config.publicUrl, secretStore });
     server = createServer((req, res) => {
       router.handle(req, res).then(
         (handled) => {
@@ -204,6 +235,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       prefix: `${prefix}:bull`,
       maxRuns: config.maxRuns,
       log,
+      retryDelayMs: (err, attempt) => githubRetryDelayMs(err, attempt),
       processEvent: async (job) => {
         if (probot === undefined) return;
         await probot.receive({ id: job.id, name: job.name, payload: job.payload } as never);
@@ -223,6 +255,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
             enqueueRun: (id) => queues.enqueueRun(id),
             log: log.child({ runId: job.runId }),
             options: superviseOptions,
+            retryDelayMs: (err, attempt) => githubRetryDelayMs(err, attempt),
           },
           job.runId,
           signal,
@@ -230,10 +263,29 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     });
     closers.push(() => workers.close());
     const reaper = startReaper(
-      { activeRunIds: () => store.activeRunIds(), hasRunJob: (id) => queues.hasRunJob(id), enqueueRun: (id) => queues.enqueueRun(id), log },
+      { activeRunIds: () => store.unconcludedRunIds(), hasRunJob: (id) => queues.hasRunJob(id), enqueueRun: (id) => queues.enqueueRun(id), log },
       overrides.reaperIntervalMs,
     );
     closers.push(() => reaper.close());
+    // Backends whose machines can outlive this process (EC2) end the orphans every 2 minutes and at start-up.
+    const reconcile = backend.reconcile?.bind(backend);
+    if (reconcile !== undefined) {
+      const reconciler = startReconciler({
+        connection: queueConnection,
+        prefix: `${prefix}:bull`,
+        log,
+        reconcile: async () => {
+          const report = await reconcile({
+            runState: async (id) => {
+              const run = await store.find(id);
+              return run === undefined ? undefined : { status: run.status, machineId: run.machine?.id };
+            },
+          });
+          for (const t of report.terminated) log.info({ instanceId: t.instanceId, runId: t.runId, reason: t.reason }, "orphaned machine terminated");
+        },
+      });
+      closers.push(() => reconciler.close());
+    }
   }
 
   let closed: Promise<void> | undefined;
@@ -245,6 +297,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     artifacts,
     queues,
     redis,
+    secretStore,
     close() {
       closed ??= (async () => {
         for (const close of closers.reverse()) {
