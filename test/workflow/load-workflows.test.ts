@@ -403,3 +403,16 @@ describe("loadWorkflows: providers.yaml", () => {
     ]);
   });
 });
+
+describe("names that would corrupt objects", () => {
+  it("refuses `__proto__` as an environment variable or a variable name, located", () => {
+    const result = loadWorkflows([
+      { path: ".dstack/workflows.yaml", text: "workflows:\n  - name: w\n    provider: bash\n    commands: [env]\n    env:\n      - __proto__=x\n" },
+      { path: ".dstack/variables.yaml", text: "variables:\n  global:\n    __proto__: 1\n" },
+    ]);
+    const codes = result.problems.map((p) => `${p.file}:${p.line}:${p.code}`);
+    expect(codes).toContain(".dstack/workflows.yaml:6:invalid-env-name");
+    expect(codes).toContain(".dstack/variables.yaml:3:invalid-variable-name");
+    expect(Object.getPrototypeOf(result.workflows[0]?.env ?? {})).toBe(Object.prototype);
+  });
+});

@@ -75,7 +75,7 @@ async function follow(deps: ApiV1Deps, res: ServerResponse, runId: string, start
       if (range.data.length > 0) {
         offset = range.offset + range.data.length;
         const text = sse ? `id: ${offset}\nevent: log\ndata: ${JSON.stringify({ offset: range.offset, text: decoder.write(range.data) })}\n\n` : range.data;
-        if (!res.write(text)) await new Promise<void>((resolve) => res.once("drain", resolve).once("close", resolve));
+        if (!res.write(text)) await drainOrClose(res);
         continue;
       }
       if (range.offset > offset) {
@@ -101,4 +101,17 @@ async function follow(deps: ApiV1Deps, res: ServerResponse, runId: string, start
     waiter?.disconnect();
     if (!closed) res.end();
   }
+}
+
+/** Waits until `res` can take more or the client went away, leaving no listener behind (a long follow waits often). */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }

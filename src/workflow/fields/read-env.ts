@@ -49,6 +49,11 @@ export function readEnv(entry: Entry, ctx: FieldContext): Record<string, string>
 }
 
 function checkName(name: string, where: Where, ctx: FieldContext): boolean {
+  if (name === "__proto__") {
+    // Assigning it would replace the object's prototype instead of adding a variable.
+    ctx.report.error(where, "invalid-env-name", "`__proto__` cannot be an environment variable name");
+    return false;
+  }
   if (ENV_NAME.test(name)) return true;
   ctx.report.error(where, "invalid-env-name", `\`${name}\` is not an environment variable name (letters, digits and \`_\`, not starting with a digit)`);
   return false;
