@@ -32,7 +32,7 @@ export class LogShipper {
   droppedBytes = 0;
 
   constructor(
-    private readonly client: Pick<AgentClient, "request">,
+    private readonly client: Pick<AgentClient, "postBytes">,
     options: LogShipperOptions = {},
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
@@ -122,13 +122,7 @@ export class LogShipper {
     const offset = this.offset;
     this.offset += batch.length;
     try {
-      const res = await this.client.request("/logs", {
-        method: "POST",
-        body: batch,
-        headers: { "content-type": "application/octet-stream", "x-dstack-offset": String(offset) },
-      });
-      // Read the answer to its end so undici reuses the connection for the next batch.
-      await res.arrayBuffer();
+      await this.client.postBytes("/logs", batch, { "content-type": "application/octet-stream", "x-dstack-offset": String(offset) });
     } catch {
       // Delivery failed after retries: keep running; the service reports the gap by offset.
       this.droppedBytes += batch.length;

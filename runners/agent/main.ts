@@ -83,6 +83,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
   flushOwn();
   await shipper.flush();
   await client.post("/finish", report);
+  client.close();
   await rm(path.join(config.workDir, "repo"), { recursive: true, force: true }).catch(() => undefined);
   return report;
 }

@@ -8,11 +8,11 @@ function recorder(fail?: (n: number) => boolean) {
   return {
     batches,
     client: {
-      async request(_path: string, init?: { body?: unknown; headers?: Record<string, string> }): Promise<Response> {
+      async postBytes(_path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
         n++;
         if (fail?.(n) === true) throw new Error("service down");
-        batches.push({ offset: Number(init?.headers?.["x-dstack-offset"]), text: Buffer.from(init?.body as Buffer).toString() });
-        return new Response("{}");
+        batches.push({ offset: Number(headers["x-dstack-offset"]), text: body.toString() });
+        return { status: 200, text: "{}" };
       },
     },
   };
