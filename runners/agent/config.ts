@@ -9,6 +9,8 @@ export interface AgentConfig {
   workDir: string;
   /** Shared cache (python environments by requirements hash). */
   cacheDir: string;
+  /** Minutes without an answer from the service after which the agent stops its run (default 10). */
+  lostAfterMinutes: number;
 }
 
 const Env = z.object({
@@ -17,6 +19,7 @@ const Env = z.object({
   DSTACK_AGENT_TOKEN: z.string().min(16, { message: "DSTACK_AGENT_TOKEN is missing" }),
   DSTACK_AGENT_WORKDIR: z.string().min(1, { message: "DSTACK_AGENT_WORKDIR is missing" }),
   DSTACK_AGENT_CACHE: z.string().min(1, { message: "DSTACK_AGENT_CACHE is missing" }),
+  DSTACK_AGENT_LOST_MINUTES: z.coerce.number({ message: "DSTACK_AGENT_LOST_MINUTES must be a number of minutes" }).positive().default(10),
 });
 
 /** The agent's only reader of its environment; reports every bad variable at once. */
@@ -32,8 +35,9 @@ export function loadAgentConfig(env: Record<string, string | undefined>): AgentC
     token: e.DSTACK_AGENT_TOKEN,
     workDir: e.DSTACK_AGENT_WORKDIR,
     cacheDir: e.DSTACK_AGENT_CACHE,
+    lostAfterMinutes: e.DSTACK_AGENT_LOST_MINUTES,
   });
 }
 
 /** Variables of the agent itself that must never reach the workflow's processes. */
-export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE"];
+export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE", "DSTACK_AGENT_LOST_MINUTES"];

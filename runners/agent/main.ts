@@ -10,9 +10,10 @@ import { SecretMasker } from "../../src/runs/secret-masker.js";
 import type { SecretMaskingStream } from "../../src/runs/secret-masking-stream.js";
 import { applyOverlay } from "./apply-overlay.js";
 import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
-import { AgentClient, AgentApiError } from "./client.js";
+import { AgentClient } from "./client.js";
+import { startHeartbeat, StopRequested } from "./heartbeat.js";
 import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
-import { HeartbeatReply, JobSpec, type FinishReport } from "./job-spec.js";
+import { JobSpec, type FinishReport } from "./job-spec.js";
 import { LineSplitter } from "./line-splitter.js";
 import { LogShipper } from "./log-shipper.js";
 import { prepareProvider, type Step } from "./providers.js";
@@ -21,7 +22,6 @@ import type { Output } from "./python-env.js";
 /** Grace period between SIGTERM and SIGKILL when a run is stopped. */
 const KILL_GRACE_MS = 10_000;
 
-class StopRequested extends Error {}
 
 /**
  * The runner agent: runs ONE job on the machine it is given, the same program on every backend
@@ -40,7 +40,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
   const flushOwn = () => void shipper.write(own.flush());
 
   const stop = new AbortController();
-  const heartbeat = startHeartbeat(client, job.heartbeatSeconds * 1000, stop);
+  const heartbeat = startHeartbeat(client, { intervalMs: job.heartbeatSeconds * 1000, lostAfterMs: config.lostAfterMinutes * 60_000 }, stop);
   const deadline = setTimeout(() => stop.abort(new StopRequested(`the run exceeded ${job.maxRunMinutes} minutes`)), job.maxRunMinutes * 60_000);
   deadline.unref();
 
@@ -174,31 +174,6 @@ function runStep(
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
   return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
-}
-
-function startHeartbeat(client: AgentClient, intervalMs: number, stop: AbortController): { stop(): void } {
-  let stopped = false;
-  const beat = async () => {
-    try {
-      const reply = HeartbeatReply.parse(await client.json("/heartbeat", { method: "POST", retries: 2 }));
-      if (reply.stop && !stop.signal.aborted) stop.abort(new StopRequested(reply.reason ?? "stopped"));
-    } catch (err) {
-      // The run is gone on the service side (deleted, token rotated): stop working for it.
-      if (err instanceof AgentApiError && (err.status === 401 || err.status === 404 || err.status === 409)) {
-        if (!stop.signal.aborted) stop.abort(new StopRequested(`the service no longer accepts this runner (${err.status})`));
-      }
-    }
-  };
-  const timer = setInterval(() => {
-    if (!stopped) void beat();
-  }, intervalMs);
-  void beat();
-  return {
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-    },
-  };
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href;
