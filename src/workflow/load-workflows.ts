@@ -43,7 +43,7 @@ export function sourceFileKind(path: string): SourceFileKind {
  */
 export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, parseMode: YamlParseMode = "auto"): LoadResult {
   const problems: Problem[] = [];
-  const parsed = files.map((file) => ({ kind: sourceFileKind(file.path), yaml: new YamlFile(file, problems, parseMode) }));
+  const parsed = files.map((file) => ({ kind: sourceFileKind(file.path), yaml: new YamlFile(refuseOversized(file, problems), problems, parseMode) }));
 
   const providers = collectProviders(parsed.filter((p) => p.kind === "providers").flatMap((p) => readProvidersFile(p.yaml)));
   const sections = collectSections(parsed.filter((p) => p.kind === "variables").flatMap((p) => readVariablesFile(p.yaml)));
@@ -151,4 +151,21 @@ function checkSectionNames(sections: Map<string, VariableSection>, workflows: st
     const hint = didYouMean(section.name, [...workflows, "global"]);
     section.yaml.report.warning(section.keyNode, "unknown-variables-section", `variables for \`${section.name}\`, which is not a workflow${hint || "; no workflow sees them (sections are `global` or a workflow's name)"}`);
   }
+}
+
+/** Largest `.dstack/` file read; a bigger one is refused before parsing (a parser's time and memory grow with it). */
+const MAX_FILE_BYTES = 256 * 1024;
+
+function refuseOversized(file: SourceFile, problems: Problem[]): SourceFile {
+  const bytes = Buffer.byteLength(file.text);
+  if (bytes <= MAX_FILE_BYTES) return file;
+  problems.push({
+    file: file.path,
+    line: 1,
+    column: 1,
+    severity: "error",
+    code: "file-too-large",
+    message: `this file is ${Math.ceil(bytes / 1024)} KiB; files of .dstack/ may be at most ${MAX_FILE_BYTES / 1024} KiB: split it into .dstack/workflows/*.yaml`,
+  });
+  return { ...file, text: "" };
 }

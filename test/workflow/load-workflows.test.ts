@@ -416,3 +416,19 @@ describe("names that would corrupt objects", () => {
     expect(Object.getPrototypeOf(result.workflows[0]?.env ?? {})).toBe(Object.prototype);
   });
 });
+
+describe("oversized files", () => {
+  it("refuses a file over 256 KiB before parsing it, at 1:1, and reads the other files", () => {
+    const big = `workflows:\n${"  - name: w\n    provider: bash\n    commands: [echo]\n".repeat(6000)}`;
+    const started = Date.now();
+    const result = loadWorkflows([
+      { path: ".dstack/workflows.yaml", text: big },
+      { path: ".dstack/workflows/small.yaml", text: "workflows:\n  - name: ok\n    provider: bash\n    commands: [echo ok]\n" },
+    ]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const tooLarge = result.problems.filter((p) => p.code === "file-too-large");
+    expect(tooLarge).toEqual([expect.objectContaining({ file: ".dstack/workflows.yaml", line: 1, column: 1, severity: "error" })]);
+    expect(tooLarge[0]?.message).toContain("at most 256 KiB");
+    expect(result.workflows.map((w) => w.name)).toEqual(["ok"]);
+  });
+});
