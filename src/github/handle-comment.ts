@@ -1,29 +1,18 @@
-import type { Redis } from "ioredis";
 import { DstackError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import { escapeMarkdown, GITHUB_LIMITS, render, truncate } from "../render.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
-import type { RunStore } from "../runs/run-store.js";
 import { isTerminal, type Run } from "../runs/types.js";
-import type { Problem, Workflow } from "../workflow/types.js";
+import type { Problem } from "../workflow/types.js";
 import { loadWorkflows } from "../workflow/index.js";
 import type { GitHubClient } from "./client.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
 import { canWrite, permissionOf } from "./permissions.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import { startRunGroup } from "./start-runs.js";
+import type { RepoEventDeps } from "./repo-event.js";
 
-export interface CommentDeps {
-  github: GitHubClient;
-  store: RunStore;
-  redis: Redis;
-  prefix: string;
-  publicUrl: string;
-  enqueueRun(runId: string): Promise<void>;
-  /** The backend's refusal of a workflow it cannot run (absolute artifacts on local). */
-  check(w: Workflow): string | undefined;
-  log: Pick<Logger, "info" | "warn">;
-}
+/** The comment handler needs what every repository event handler gets. */
+export type CommentDeps = RepoEventDeps;
 
 /** The fields of an `issue_comment.created` payload the handler reads. */
 export interface CommentPayload {

@@ -1,3 +1,4 @@
+import { blankWorkflow } from "./blank-workflow.js";
 import { isMap, isScalar } from "yaml";
 import type { Node, YAMLMap } from "yaml";
 import { didYouMean } from "./did-you-mean.js";
@@ -57,19 +58,11 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
   if (providerEntry === undefined) reportMissingProvider(entries, item, nameEntry?.keyNode, yaml, name ?? "");
 
   const start = yaml.report.position(yaml.report.range(item)[0]);
-  const workflow: Workflow = {
-    name: name ?? "",
-    provider: provider && provider.kind !== "unknown" ? provider.id : "",
-    args: [],
-    commands: [],
-    setup: [],
-    env: {},
-    artifacts: [],
-    resources: { interruptible: false },
-    dependsOn: [],
-    on: {},
-    source: { file: yaml.report.path, line: start.line, column: start.column },
-  };
+  const workflow: Workflow = blankWorkflow(name ?? "", provider && provider.kind !== "unknown" ? provider.id : "", {
+    file: yaml.report.path,
+    line: start.line,
+    column: start.column,
+  });
   const seen = new Map<string, string>();
   const readField = (entry: Entry, spec: FieldSpec): void => {
     const earlier = seen.get(spec.canonical);

@@ -1,3 +1,4 @@
+import { blankWorkflow } from "../../src/workflow/blank-workflow.js";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { runArtifactKey } from "../../src/artifacts/index.js";
@@ -8,19 +9,7 @@ import type { TestService } from "./service.js";
 
 /** A bash workflow as the parser would give it, with any name (even one the parser refuses). */
 export function bashWorkflow(name: string, commands: string[] = ["true"]): Workflow {
-  return {
-    name,
-    provider: "bash",
-    args: [],
-    commands,
-    setup: [],
-    env: {},
-    artifacts: [],
-    resources: { interruptible: false },
-    dependsOn: [],
-    on: {},
-    source: { file: ".dstack/workflows.yaml", line: 1, column: 1 },
-  };
+  return { ...blankWorkflow(name, "bash", { file: ".dstack/workflows.yaml", line: 1, column: 1 }), commands };
 }
 
 /**

@@ -1,17 +1,12 @@
 import { stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
-import { makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
+import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
 
 /**
  * Output no log viewer expects: a 100 MB line without a newline, invalid UTF-8, ANSI escapes and
  * `\r` progress bars. The run must end `done`, the service keep every byte in the full log while
  * holding only bounded chunks in memory, and GitHub get a short, clean tail.
  */
-const OWNER = "acme";
-const REPO = "hostile";
 const LINE_BYTES = 100 * 1024 * 1024;
 const WORKFLOWS = `workflows:
   - name: giant-line
@@ -32,36 +27,19 @@ const WORKFLOWS = `workflows:
       - echo done
 `;
 
-let redis: TestRedis;
-let github: GitHubDouble;
-let service: TestService;
-let pr: number;
-let nextComment = 1;
+let fx: PrFixture;
 
 async function run(workflow: string) {
-  const commentId = nextComment++;
-  const body = `/dstack run ${workflow}`;
-  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body, user: "alice", id: commentId });
-  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body, user: "alice", commentId });
-  await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
-  return github.waitFor((g) => g.checkRuns.find((c) => c.name === `dstack: ${workflow}` && c.status === "completed"), { timeoutMs: 50_000 });
+  await fx.comment(`/dstack run ${workflow}`);
+  return fx.github.waitFor((g) => g.checkRuns.find((c) => c.name === `dstack: ${workflow}` && c.status === "completed"), { timeoutMs: 50_000 });
 }
 
 beforeAll(async () => {
-  redis = await startRedis("hostile-output");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
-  github.createBranch(OWNER, REPO, "feature");
-  github.commit(OWNER, REPO, { "x.txt": "x\n" }, { branch: "feature" });
-  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+  fx = await startPrFixture({ name: "hostile-output", files: { ".dstack/workflows.yaml": WORKFLOWS } });
 });
 
 afterAll(async () => {
-  await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fx?.stop();
 });
 
 describe("hostile workflow output", () => {
@@ -77,11 +55,11 @@ describe("hostile workflow output", () => {
       const text = done.output.text ?? "";
       expect(text.length).toBeLessThanOrEqual(65535);
       expect(text).toContain("after the giant line");
-      const run_ = await service.store.get(done.external_id ?? "");
+      const run_ = await fx.service.store.get(done.external_id ?? "");
       expect(run_.logBytes).toBeGreaterThanOrEqual(LINE_BYTES);
-      expect((await stat(`${service.dataDir}/logs/${run_.id}.log`)).size).toBe(run_.logBytes);
+      expect((await stat(`${fx.service.dataDir}/logs/${run_.id}.log`)).size).toBe(run_.logBytes);
       // Redis holds a few MiB of it, not the line.
-      expect(Number(await service.redis.call("MEMORY", "USAGE", `${redis.prefix}:log:${run_.id}`))).toBeLessThan(8 * 1024 * 1024);
+      expect(Number(await fx.service.redis.call("MEMORY", "USAGE", `${fx.redis.prefix}:log:${run_.id}`))).toBeLessThan(8 * 1024 * 1024);
     } finally {
       clearInterval(sampler);
     }
@@ -100,6 +78,6 @@ describe("hostile workflow output", () => {
     expect(text).toContain("training 100%");
     expect(text).not.toContain("training 10%");
     expect(text).toContain("done");
-    github.assertNoViolations();
+    fx.github.assertNoViolations();
   });
 });

@@ -1,3 +1,4 @@
+import { blankWorkflow } from "../../src/workflow/blank-workflow.js";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Redis } from "ioredis";
 import { RunStore } from "../../src/runs/run-store.js";
@@ -27,19 +28,7 @@ function store(): RunStore {
 }
 
 function workflow(name: string): Workflow {
-  return {
-    name,
-    provider: "bash",
-    args: [],
-    commands: ["true"],
-    setup: [],
-    env: {},
-    artifacts: [],
-    resources: { interruptible: false },
-    dependsOn: [],
-    on: {},
-    source: { file: ".dstack/workflows.yaml", line: 2, column: 5 },
-  };
+  return { ...blankWorkflow(name, "bash", { file: ".dstack/workflows.yaml", line: 2, column: 5 }), commands: ["true"] };
 }
 
 async function finished(s: RunStore, name: string, commit: string, status: "done" | "failed" = "done"): Promise<Run> {

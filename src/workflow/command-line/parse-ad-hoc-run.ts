@@ -1,3 +1,4 @@
+import { blankWorkflow } from "../blank-workflow.js";
 import { applyResourceOverrides } from "../apply-resource-overrides.js";
 import { didYouMean } from "../did-you-mean.js";
 import { RENAMED_PROVIDERS } from "../provider-registry.js";
@@ -43,17 +44,5 @@ export function parseAdHocRun(argv: string[]): { workflow: Workflow } | { proble
 }
 
 function emptyWorkflow(provider: string): Workflow {
-  return {
-    name: provider,
-    provider,
-    args: [],
-    commands: [],
-    setup: [],
-    env: {},
-    artifacts: [],
-    resources: { interruptible: false },
-    dependsOn: [],
-    on: {},
-    source: { file: COMMAND_LINE_FILE, line: 1, column: 1 },
-  };
+  return blankWorkflow(provider, provider, { file: COMMAND_LINE_FILE, line: 1, column: 1 });
 }
