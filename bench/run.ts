@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   ec2: () => import("./ec2.js"),
   cli: () => import("./cli-api.js"),
   web: () => import("./web-page.js"),
+  scale: () => import("./scale.js"),
 };
 
 async function main(): Promise<void> {

@@ -10,6 +10,7 @@ import { main } from "../src/cli/main.js";
 import { formatProblem, hasErrors, loadWorkflows, planRunGroup } from "../src/workflow/index.js";
 import type { SourceFile } from "../src/workflow/index.js";
 import { parseYamlFast } from "../src/workflow/parse-yaml-fast.js";
+import { scanYaml } from "../src/workflow/scan-yaml.js";
 import { corpusRepos, writeCorpusRepo } from "../test/cli/corpus-folders.js";
 import { generateWorkflows } from "../test/workflow/generate-workflows.js";
 import type { Benchmark } from "./report.js";
@@ -20,8 +21,9 @@ import { quantile } from "./report.js";
  * - parse + validate + plan of a generated 200-workflow file whose dependencies form deep chains
  *   (each workflow needs the one before it, one 7 back and the one at half its index: a 200-deep
  *   chain with many diamonds), planning the last workflow, which pulls in all 200; beside it, the
- *   fast YAML front end alone (`parseYamlFast`), js-yaml alone (the floor it builds on), the plan
- *   alone, and the same work with the full parser (`parseDocument`, as before the fast front end),
+ *   one-pass YAML scanner alone (`scanYaml`, which reads this file), the js-yaml front end alone
+ *   (`parseYamlFast`, the fast path before the scanner, now its fallback), js-yaml alone, the plan
+ *   alone, and the same work with the full parser (`parseDocument`, as before any fast front end),
  *   to show where the time goes;
  * - `dstack validate` over every corpus file (each in its own `.dstack/`, as test/cli lays them out),
  *   in one process, through the CLI's `main` (files read from disk, output discarded);
@@ -50,6 +52,16 @@ function timeMs(fn: () => void): number {
   return performance.now() - start;
 }
 
+/** Times `fn` `iterations` times, after `WARMUP` untimed calls: wall times, and the mean process CPU time. */
+function samples(fn: () => unknown, iterations: number): { times: number[]; cpuMs: number } {
+  for (let i = 0; i < WARMUP; i++) fn();
+  const times: number[] = [];
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < iterations; i++) times.push(timeMs(fn));
+  const used = process.cpuUsage(cpu);
+  return { times, cpuMs: (used.user + used.system) / 1000 / iterations };
+}
+
 const discard = { out: () => undefined, err: () => undefined };
 
 function spawnValidate(dir: string): Promise<number> {
@@ -67,23 +79,14 @@ const benchmark: Benchmark = {
     const files = generateWorkflows(WORKFLOWS);
     const nodes = parseValidatePlan(files);
     if (nodes !== WORKFLOWS) throw new Error(`the plan of w${WORKFLOWS - 1} has ${nodes} workflows, expected ${WORKFLOWS}`);
-    for (let i = 0; i < WARMUP; i++) parseValidatePlan(files);
-    const whole: number[] = [];
-    const frontEnd: number[] = [];
-    const jsYamlOnly: number[] = [];
-    const planOnly: number[] = [];
     const { workflows } = loadWorkflows(files);
     const text = (files[1] as SourceFile).text;
-    let cpuMicros = 0;
-    for (let i = 0; i < ITERATIONS; i++) {
-      const cpu = process.cpuUsage();
-      whole.push(timeMs(() => parseValidatePlan(files)));
-      const used = process.cpuUsage(cpu);
-      cpuMicros += used.user + used.system;
-      frontEnd.push(timeMs(() => parseYamlFast(text)));
-      jsYamlOnly.push(timeMs(() => jsYaml.safeLoad(text)));
-      planOnly.push(timeMs(() => planRunGroup(workflows, `w${WORKFLOWS - 1}`)));
-    }
+    // Each figure in its own loop: interleaved, one function's garbage is collected in another's time.
+    const { times: whole, cpuMs } = samples(() => parseValidatePlan(files), ITERATIONS);
+    const scanner = samples(() => scanYaml(text), ITERATIONS).times;
+    const frontEnd = samples(() => parseYamlFast(text), ITERATIONS).times;
+    const jsYamlOnly = samples(() => jsYaml.safeLoad(text), ITERATIONS).times;
+    const planOnly = samples(() => planRunGroup(workflows, `w${WORKFLOWS - 1}`), ITERATIONS).times;
     // The full parser (parseDocument), as every file was read before the fast front end: fewer rounds, it is slow.
     const full: number[] = [];
     const yamlOnly: number[] = [];
@@ -94,8 +97,9 @@ const benchmark: Benchmark = {
     const shape = `${WORKFLOWS} workflows, ${text.split("\n").length} lines, ${Math.round(Buffer.byteLength(text) / 1024)} KiB, 200-deep chain; ${ITERATIONS} iterations`;
     report({ name: "parse+validate+plan, median", value: quantile(whole, 0.5), unit: "ms/file", note: `${shape}; target < 5 ms` });
     report({ name: "parse+validate+plan, p95", value: quantile(whole, 0.95), unit: "ms/file" });
-    report({ name: "parse+validate+plan, CPU time, mean", value: cpuMicros / 1000 / ITERATIONS, unit: "ms/file", note: "process CPU time: less sensitive to a shared machine than wall time" });
-    report({ name: "of which the fast YAML front end, median", value: quantile(frontEnd, 0.5), unit: "ms/file", note: "parseYamlFast of workflows.yaml: js-yaml + the yaml node tree" });
+    report({ name: "parse+validate+plan, CPU time, mean", value: cpuMs, unit: "ms/file", note: "process CPU time: less sensitive to a shared machine than wall time" });
+    report({ name: "of which the YAML scanner, median", value: quantile(scanner, 0.5), unit: "ms/file", note: "scanYaml of workflows.yaml: text to the yaml node tree in one pass" });
+    report({ name: "js-yaml front end alone, median", value: quantile(frontEnd, 0.5), unit: "ms/file", note: "parseYamlFast (js-yaml + the yaml node tree): the fast path before the scanner, now its fallback" });
     report({ name: "js-yaml safeLoad alone, median", value: quantile(jsYamlOnly, 0.5), unit: "ms/file", note: "reference: the parser's own time, default schema" });
     report({ name: "plan alone (200 nodes), median", value: quantile(planOnly, 0.5), unit: "ms" });
     report({ name: "parse+validate+plan with the full parser, median", value: quantile(full, 0.5), unit: "ms/file", note: `parseDocument, as before the fast front end; ${FULL_ITERATIONS} iterations` });

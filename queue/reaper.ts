@@ -4,6 +4,8 @@ export interface ReaperDeps {
   activeRunIds(): Promise<string[]>;
   hasRunJob(runId: string): Promise<boolean>;
   enqueueRun(runId: string): Promise<void>;
+  /** Runs first on each tick: restores the runs Redis lost with its data (see recoverLostRuns). */
+  recoverLost?(): Promise<unknown>;
   log: Pick<Logger, "info" | "warn">;
 }
 
@@ -15,6 +17,8 @@ export interface ReaperDeps {
 export function startReaper(deps: ReaperDeps, intervalMs = 10_000): { close(): Promise<void> } {
   let running: Promise<void> | undefined;
   const tick = async () => {
+    // A failed recovery (GitHub down) is tried again next tick; it never holds up the reaping.
+    await deps.recoverLost?.().catch((err: unknown) => deps.log.warn({ err }, "recovering runs lost with Redis's data failed"));
     for (const id of await deps.activeRunIds()) {
       if (!(await deps.hasRunJob(id))) await deps.enqueueRun(id);
     }

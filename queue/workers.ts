@@ -9,6 +9,13 @@ export interface WorkerOptions {
   maxRuns: number;
   /** Webhook events handled at once (default 8). */
   eventConcurrency?: number;
+  /**
+   * How long a run job's lock lasts without renewal (default 30 s; renewed every half of it while
+   * the process lives): a dead process's runs are adopted at most `lockDurationMs + stalledIntervalMs` later.
+   */
+  lockDurationMs?: number;
+  /** How often each worker looks for run jobs whose lock expired (default 15 s). */
+  stalledIntervalMs?: number;
   processEvent(job: EventJob, signal: AbortSignal): Promise<void>;
   processRun(job: RunJob, signal: AbortSignal): Promise<void>;
   /**
@@ -63,8 +70,8 @@ export function startWorkers(options: WorkerOptions): Workers {
       concurrency: options.maxRuns,
       // Long jobs: the lock is renewed while the process lives; a dead process's runs are
       // adopted once the lock expires. Stalls are normal here (crashes), not poison.
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 1000,
     },
   );

@@ -5,6 +5,11 @@ export interface StartInput {
   run: Pick<Run, "id" | "repo" | "workflow">;
   /** Environment for the agent: service URL, run id and its run-scoped token. */
   agentEnv: Record<string, string>;
+  /**
+   * 1 for a run's first machine; more when a spot interruption ended the earlier attempts (the EC2
+   * backend may then resume on on-demand: DSTACK_EC2_RESUME_MARKET). Default 1.
+   */
+  attempt?: number;
   /** Reports progress a user should see ("no capacity in us-east-1a, trying us-east-1b"). */
   progress?: (message: string) => void;
   signal?: AbortSignal;
@@ -25,6 +30,12 @@ export interface RunnerBackend {
   check(run: Pick<Run, "workflow">): string | undefined;
   /** Provides a machine and starts the agent on it. */
   start(input: StartInput): Promise<Machine>;
+  /**
+   * The machine an earlier `start` for this run left running, if any: a supervisor that died
+   * between starting a machine and recording it leaves one, which its successor adopts instead of
+   * starting a second agent. Backends that cannot tell leave it out.
+   */
+  find?(run: Pick<Run, "id">): Promise<Machine | undefined>;
   /** Whether the machine is still there (for adoption after a service restart, and lost-agent detection). */
   state(machine: Machine): Promise<MachineState>;
   /** Stops the agent and releases the machine; idempotent. */

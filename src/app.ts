@@ -6,7 +6,10 @@ import { handlePullRequest, type PullRequestPayload } from "./github/handle-pull
 import { handlePush, type PushPayload } from "./github/handle-push.js";
 import { handleCreate, handleDelete, type RefPayload } from "./github/handle-tag.js";
 
-export type AppDeps = Omit<CommentDeps, "github" | "log">;
+export type AppDeps = Omit<CommentDeps, "github" | "log"> & {
+  /** Puts an event's installation client behind the shared GitHub rate gate (default: used as it is). */
+  guardGitHub?: (client: GitHubClient, installationId: number) => GitHubClient;
+};
 
 /**
  * The Probot app: registers handlers only. Handlers run in workers (the webhook intake enqueues
@@ -15,31 +18,36 @@ export type AppDeps = Omit<CommentDeps, "github" | "log">;
  * intake drops other deliveries before they are queued (`isHandled`): keep both in step.
  */
 export function createApp(deps: AppDeps) {
+  const installationClient = (context: { octokit: unknown; payload: unknown }): GitHubClient => {
+    const client = context.octokit as unknown as GitHubClient;
+    const installationId = (context.payload as { installation?: { id?: number } }).installation?.id;
+    return installationId === undefined || deps.guardGitHub === undefined ? client : deps.guardGitHub(client, installationId);
+  };
   return (app: Probot): void => {
     app.on("issue_comment.created", async (context) => {
       await handleComment(
-        { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
+        { ...deps, github: installationClient(context), log: context.log },
         context.payload as unknown as CommentPayload,
       );
     });
     app.on("push", async (context) => {
-      await handlePush({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as PushPayload);
+      await handlePush({ ...deps, github: installationClient(context), log: context.log }, context.payload as unknown as PushPayload);
     });
     app.on("create", async (context) => {
-      await handleCreate({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as RefPayload);
+      await handleCreate({ ...deps, github: installationClient(context), log: context.log }, context.payload as unknown as RefPayload);
     });
     app.on("delete", async (context) => {
-      await handleDelete({ ...deps, github: context.octokit as unknown as GitHubClient, log: context.log }, context.payload as unknown as RefPayload);
+      await handleDelete({ ...deps, github: installationClient(context), log: context.log }, context.payload as unknown as RefPayload);
     });
     app.on(["pull_request.opened", "pull_request.reopened", "pull_request.synchronize"], async (context) => {
       await handlePullRequest(
-        { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
+        { ...deps, github: installationClient(context), log: context.log },
         context.payload as unknown as PullRequestPayload,
       );
     });
     app.on(["check_run.rerequested", "check_run.requested_action"], async (context) => {
       await handleCheckRun(
-        { ...deps, github: context.octokit as unknown as GitHubClient, log: context.log },
+        { ...deps, github: installationClient(context), log: context.log },
         context.payload as unknown as CheckRunPayload,
         context.id,
       );

@@ -14,6 +14,10 @@ export interface GitHubConfig {
   webhookSecret: string;
   /** REST API base, e.g. `https://api.github.com` or `http://127.0.0.1:8080/api/v3`. */
   apiBaseUrl: string;
+  /** Web base (OAuth pages), e.g. `https://github.com` or `http://127.0.0.1:8080`. */
+  webUrl: string;
+  /** The app's OAuth client (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`): "Sign in with GitHub". Absent: API-token sign-in only. */
+  oauth?: { clientId: string; clientSecret: string };
 }
 
 export type Role = "all" | "web" | "worker";
@@ -66,6 +70,8 @@ const EnvSchema = z.object({
   PRIVATE_KEY: optionalString,
   PRIVATE_KEY_PATH: optionalString,
   WEBHOOK_SECRET: optionalString,
+  GITHUB_CLIENT_ID: optionalString,
+  GITHUB_CLIENT_SECRET: optionalString,
   GHE_HOST: optionalString,
   GHE_PROTOCOL: optionalString,
   REDIS_URL: optionalString,
@@ -87,6 +93,8 @@ const EnvSchema = z.object({
   DSTACK_EC2_MAX_PRICE: optionalString,
   DSTACK_EC2_MAX_INSTANCES: positiveInt("DSTACK_EC2_MAX_INSTANCES", 8),
   DSTACK_EC2_SPOT_FALLBACK: optionalString,
+  DSTACK_EC2_RESUME_MARKET: optionalString,
+  DSTACK_EC2_BUDGET_PER_DAY: optionalString,
   DSTACK_PUBLIC_URL: optionalString,
   DSTACK_API_TOKEN: optionalString,
   DSTACK_SECRETS_KEY: optionalString,
@@ -113,6 +121,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const e = parsed.data;
 
   const github = readGitHub(e, problems);
+  const oauth = readOAuth(e, github !== undefined, problems);
 
   const backend = e.DSTACK_BACKEND ?? "local";
   if (!BACKENDS.includes(backend)) {
@@ -149,7 +158,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   return Object.freeze({
     port: e.PORT,
     host: e.HOST ?? "0.0.0.0",
-    github,
+    github: github === undefined ? undefined : Object.freeze({ ...github, ...(oauth !== undefined ? { oauth } : {}) }),
     redisUrl,
     dataDir,
     backend,
@@ -198,12 +207,32 @@ function readGitHub(e: Env, problems: string[]): GitHubConfig | undefined {
     return undefined;
   }
   if (!/^\d+$/.test(e.APP_ID ?? "")) problems.push(`APP_ID must be a number, got ${JSON.stringify(e.APP_ID)}`);
+  // Probot falls back to the secret "development" when none is set; anyone who read its docs can sign with it.
+  if (e.WEBHOOK_SECRET?.trim() === "development") problems.push('WEBHOOK_SECRET is "development", Probot\'s placeholder: choose a random secret and set it in the app\'s webhook settings too');
   // Keys pasted into a single-line env var often carry literal "\n".
   const key = (privateKey ?? "").replace(/\\n/g, "\n");
   if (!key.includes("PRIVATE KEY-----")) problems.push("PRIVATE_KEY is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)");
   const host = e.GHE_HOST;
   const protocol = e.GHE_PROTOCOL ?? "https";
   if (protocol !== "http" && protocol !== "https") problems.push(`GHE_PROTOCOL must be http or https, got ${JSON.stringify(protocol)}`);
-  const apiBaseUrl = host === undefined ? "https://api.github.com" : `${protocol}://${host}/api/v3`;
-  return Object.freeze({ appId: e.APP_ID ?? "", privateKey: key, webhookSecret: e.WEBHOOK_SECRET ?? "", apiBaseUrl });
+  const webUrl = host === undefined ? "https://github.com" : `${protocol}://${host}`;
+  const apiBaseUrl = host === undefined ? "https://api.github.com" : `${webUrl}/api/v3`;
+  return Object.freeze({ appId: e.APP_ID ?? "", privateKey: key, webhookSecret: e.WEBHOOK_SECRET ?? "", apiBaseUrl, webUrl });
+}
+
+/**
+ * The GitHub App's OAuth client, for "Sign in with GitHub": both variables or neither, and only
+ * with the app itself configured (users' permissions are read through the app's installations).
+ */
+function readOAuth(e: Env, appConfigured: boolean, problems: string[]): { clientId: string; clientSecret: string } | undefined {
+  const clientId = e.GITHUB_CLIENT_ID;
+  const clientSecret = e.GITHUB_CLIENT_SECRET;
+  if (clientId === undefined && clientSecret === undefined) return undefined;
+  if (clientId === undefined || clientSecret === undefined) {
+    problems.push(`"Sign in with GitHub" needs GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET together; missing: ${clientId === undefined ? "GITHUB_CLIENT_ID" : "GITHUB_CLIENT_SECRET"}`);
+    return undefined;
+  }
+  if (!appConfigured) problems.push("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET need the GitHub App configured too (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET)");
+  if (!/^[A-Za-z0-9._-]+$/.test(clientId)) problems.push(`GITHUB_CLIENT_ID must be the app's client id (e.g. Iv1.0123abcd...), got ${JSON.stringify(clientId)}`);
+  return { clientId, clientSecret };
 }

@@ -26,6 +26,22 @@ export interface Ec2Config {
   maxInstances: number;
   /** DSTACK_EC2_SPOT_FALLBACK: an interruptible run with no spot capacity may run on-demand (default false). */
   spotFallback: boolean;
+  /**
+   * DSTACK_EC2_RESUME_MARKET: where a run goes on after a spot interruption: `spot` (default: the next
+   * spot offer, on-demand only as DSTACK_EC2_SPOT_FALLBACK allows) or `on-demand` (not interrupted again).
+   */
+  resumeMarket: "spot" | "on-demand";
+  /**
+   * DSTACK_EC2_BUDGET_PER_DAY: what one repository may spend per UTC day, in dollars and/or GPU-hours;
+   * past it, new runs wait for a writer's `/dstack approve`. Absent: no limit.
+   */
+  budgetPerDay?: DailyBudget;
+}
+
+/** A per-repository daily budget: either limit, or both (reaching either holds new runs). */
+export interface DailyBudget {
+  dollars?: number;
+  gpuHours?: number;
 }
 
 /**
@@ -50,6 +66,8 @@ interface Ec2Env {
   DSTACK_EC2_MAX_PRICE?: string;
   DSTACK_EC2_MAX_INSTANCES: number;
   DSTACK_EC2_SPOT_FALLBACK?: string;
+  DSTACK_EC2_RESUME_MARKET?: string;
+  DSTACK_EC2_BUDGET_PER_DAY?: string;
 }
 
 const list = (text: string | undefined): string[] =>
@@ -90,6 +108,11 @@ export function readEc2Config(e: Ec2Env, context: { backend: string; publicUrlSe
   if (!["true", "false", "1", "0", "yes", "no"].includes(fallback)) {
     problems.push(`DSTACK_EC2_SPOT_FALLBACK must be true or false, got ${JSON.stringify(e.DSTACK_EC2_SPOT_FALLBACK)}`);
   }
+  const budgetPerDay = e.DSTACK_EC2_BUDGET_PER_DAY === undefined ? undefined : parseDailyBudget(e.DSTACK_EC2_BUDGET_PER_DAY, problems);
+  const resumeMarket = (e.DSTACK_EC2_RESUME_MARKET ?? "spot").toLowerCase();
+  if (resumeMarket !== "spot" && resumeMarket !== "on-demand") {
+    problems.push(`DSTACK_EC2_RESUME_MARKET must be spot or on-demand, got ${JSON.stringify(e.DSTACK_EC2_RESUME_MARKET)}`);
+  }
   if (context.backend === "ec2") {
     if (e.AWS_REGION === undefined) problems.push("DSTACK_BACKEND=ec2 needs AWS_REGION (the region instances start in)");
     // The default (http://localhost:PORT) is this machine: an instance would never reach it.
@@ -109,5 +132,25 @@ export function readEc2Config(e: Ec2Env, context: { backend: string; publicUrlSe
     maxPricePerHour,
     maxInstances: e.DSTACK_EC2_MAX_INSTANCES,
     spotFallback: ["true", "1", "yes"].includes(fallback),
+    resumeMarket: resumeMarket === "on-demand" ? "on-demand" : "spot",
+    ...(budgetPerDay !== undefined ? { budgetPerDay: Object.freeze(budgetPerDay) } : {}),
   });
+}
+
+/** `50` or `$50` (dollars), `20 gpu-hours` (or `20gpuh`), or both separated by a comma: `$50, 20 gpu-hours`. */
+function parseDailyBudget(text: string, problems: string[]): DailyBudget | undefined {
+  const budget: DailyBudget = {};
+  const bad = () => problems.push(`DSTACK_EC2_BUDGET_PER_DAY must be dollars (\`50\` or \`$50\`), GPU-hours (\`20 gpu-hours\`) or both (\`$50, 20 gpu-hours\`), got ${JSON.stringify(text)}`);
+  for (const item of text.split(",").map((s) => s.trim().toLowerCase())) {
+    const dollars = /^\$?\s*(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars?)?$/.exec(item);
+    const gpuHours = /^(\d+(?:\.\d+)?)\s*gpu[\s_-]*h(?:ours?)?$/.exec(item);
+    const value = Number((dollars ?? gpuHours)?.[1]);
+    const field = dollars !== null ? "dollars" : gpuHours !== null ? "gpuHours" : undefined;
+    if (field === undefined || !(value > 0) || budget[field] !== undefined) {
+      bad();
+      return undefined;
+    }
+    budget[field] = value;
+  }
+  return budget;
 }

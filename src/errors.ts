@@ -39,6 +39,13 @@ export class UnauthorizedError extends DstackError {
   }
 }
 
+/** Signed in, but not allowed to do this (e.g. no write permission on the repository on GitHub). */
+export class ForbiddenError extends DstackError {
+  constructor(message: string) {
+    super("forbidden", message);
+  }
+}
+
 /** An artifact key that does not exist in the store. */
 export class ArtifactNotFoundError extends NotFoundError {
   constructor(key: string) {
@@ -57,5 +64,19 @@ export class SecretsKeyError extends DstackError {
 export class CorruptSecretError extends DstackError {
   constructor(message: string) {
     super("secret_corrupt", message);
+  }
+}
+
+/**
+ * GitHub may not be asked anything for this installation for `retryAfterMs` more (a back-off window
+ * after a rate limit, or the content-creating budget is spent): the caller's retry waits that long.
+ */
+export class GitHubBackoffError extends DstackError {
+  constructor(
+    readonly installationId: number,
+    readonly retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super("unavailable", `GitHub is rate limiting installation ${installationId}: no request for ${Math.ceil(retryAfterMs / 1000)} s`, options);
   }
 }

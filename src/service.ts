@@ -12,14 +12,20 @@ import type { LocalGpu } from "../runners/local/local-gpus.js";
 import { mountAgentApi } from "./api/agent-api.js";
 import { mountAgentBundle } from "./api/agent-bundle.js";
 import { mountPages } from "./api/pages.js";
+import { createGitHubUsers } from "./api/github-users.js";
 import { mountApiV1 } from "./api/v1/mount-api-v1.js";
 import { createApp } from "./app.js";
 import { createArtifactStore, type ArtifactStore } from "./artifacts/index.js";
+import type { S3RetryOptions } from "./artifacts/s3-retry-strategy.js";
 import type { Config } from "./config.js";
+import { AppOctokit } from "./github/app-octokit.js";
 import { createCheckRunPublisher } from "./github/check-run-publisher.js";
 import type { GitHubClient } from "./github/client.js";
 import { checkCommitAccess } from "./github/commit-access.js";
+import { findCheckRun } from "./github/find-check-run.js";
 import { createGitHubCodeSource } from "./github/github-code-source.js";
+import { GitHubRateGate, type RateGateOptions } from "./github/rate-gate.js";
+import { rateLimitedClient } from "./github/rate-limited-client.js";
 import { githubRetryDelayMs } from "./github/retry-delay.js";
 import { createWebhookIntake } from "./github/webhook-intake.js";
 import { Router, sendJson } from "./http/router.js";
@@ -30,10 +36,15 @@ import type { CodeSource } from "./runs/code-source.js";
 import { createUploadCodeSource } from "./runs/code-upload.js";
 import { LogStore } from "./runs/log-store.js";
 import { silentPublisher } from "./runs/publisher.js";
+import { recoverLostRuns } from "./runs/recover-lost-runs.js";
+import { RunJournal } from "./runs/run-journal.js";
 import { RunStore } from "./runs/run-store.js";
 import { SecretStore } from "./runs/secret-store.js";
 import { storeSecretsProvider, type SecretsProvider } from "./runs/secrets-provider.js";
 import { DEFAULT_SUPERVISE_OPTIONS, superviseRun, type SuperviseOptions } from "./runs/supervise-run.js";
+import { budgetAdmission } from "./runs/budget.js";
+import { LIFETIME_SLACK_MINUTES } from "../runners/ec2/ec2-backend.js";
+import type { TestPointHook } from "./runs/test-point.js";
 
 export interface ServiceOverrides {
   /** Redis key prefix (tests use one per file). Default `dstack`. */
@@ -47,8 +58,16 @@ export interface ServiceOverrides {
   supervise?: Partial<SuperviseOptions>;
   heartbeatSeconds?: number;
   reaperIntervalMs?: number;
+  /** BullMQ's run-job lock and stalled-job check (tests shorten them; defaults 30 s and 15 s). */
+  runLock?: { lockDurationMs?: number; stalledIntervalMs?: number };
+  /** Fault tests hold runs at these moments to kill a process there. */
+  testPoint?: TestPointHook;
   /** Where runs get their secrets (default: the repository's secrets from `secretStore`, none for forks). */
   secrets?: SecretsProvider;
+  /** GitHub's per-installation budgets (tests scale them down; default: GitHub's own, see `RateGateOptions`). */
+  githubRate?: RateGateOptions;
+  /** How long S3 requests are retried (tests shorten it; default 2 minutes per request). */
+  s3Retry?: Pick<S3RetryOptions, "maxRetryMs" | "baseDelayMs" | "maxDelayMs">;
 }
 
 export interface Service {
@@ -86,9 +105,15 @@ export async function startService(config: Config, log: Logger, overrides: Servi
         ? { credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } }
         : {}),
     },
+    s3Retry: {
+      ...overrides.s3Retry,
+      onRetry: (retry) => log.warn({ ...retry }, "S3 request failed; retrying"),
+    },
   });
   closers.push(() => artifacts.close());
-  const store = new RunStore({ redis, prefix });
+  // Unconcluded runs are copied to the artifact store, which outlives a Redis that loses its data.
+  const journal = new RunJournal({ artifacts, prefix, log });
+  const store = new RunStore({ redis, prefix, journal });
   const logs = new LogStore({ redis, prefix, dir: path.join(config.dataDir, "logs") });
   closers.push(() => logs.close());
   const queueConnection = connectRedis(config.redisUrl);
@@ -108,6 +133,9 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   const secrets: SecretsProvider = overrides.secrets ?? storeSecretsProvider(secretStore);
 
   let probot: Probot | undefined;
+  // Every GitHub request of an installation passes one gate shared by all processes on this Redis.
+  const rateGate = new GitHubRateGate({ redis, prefix }, overrides.githubRate);
+  const guardGitHub = (client: GitHubClient, installationId: number): GitHubClient => rateLimitedClient(client, { gate: rateGate, installationId, log });
   if (config.github !== undefined) {
     probot = new Probot({
       appId: config.github.appId,
@@ -115,7 +143,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       secret: config.github.webhookSecret,
       baseUrl: config.github.apiBaseUrl,
       log: log.child({ name: "probot" }) as never,
-      ...(overrides.Octokit !== undefined ? { Octokit: overrides.Octokit } : {}),
+      Octokit: overrides.Octokit ?? AppOctokit,
     });
     await probot.load(
       createApp({
@@ -125,6 +153,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
         publicUrl: config.publicUrl,
         enqueueRun: (id) => queues.enqueueRun(id),
         check: (w) => backend.check({ workflow: w }),
+        guardGitHub,
       }),
     );
   } else {
@@ -132,7 +161,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   }
   const github = async (installationId: number): Promise<GitHubClient> => {
     if (probot === undefined) throw new Error("GitHub is not configured");
-    return (await probot.auth(installationId)) as unknown as GitHubClient;
+    return guardGitHub((await probot.auth(installationId)) as unknown as GitHubClient, installationId);
   };
   const code: CodeSource = createGitHubCodeSource({
     apiBaseUrl: config.github?.apiBaseUrl ?? "https://api.github.com",
@@ -144,6 +173,12 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     },
     fallback: createUploadCodeSource({ artifacts }),
   });
+
+  // "Sign in with GitHub" and per-user permissions, when the app's OAuth client is configured.
+  const githubUsers =
+    config.github?.oauth === undefined || probot === undefined
+      ? undefined
+      : createGitHubUsers({ github: config.github, oauth: config.github.oauth, probot, redis, prefix, secretsKey: keys.secretsKey, publicUrl: config.publicUrl, log });
 
   // Web role: one node:http server. Routes are matched by a tiny router (the webhook path is hot).
   let server: Server | undefined;
@@ -178,6 +213,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       secrets,
       maxRunMinutes: config.maxRunMinutes,
       heartbeatSeconds: overrides.heartbeatSeconds ?? 5,
+      ...(overrides.testPoint !== undefined ? { testPoint: overrides.testPoint } : {}),
     });
     mountAgentBundle(router, { store });
     mountApiV1(router, {
@@ -197,8 +233,18 @@ export async function startService(config: Config, log: Logger, overrides: Servi
         ),
       check: (w) => backend.check({ workflow: w }),
       secretStore,
+      ...(githubUsers !== undefined ? { users: githubUsers.users } : {}),
     });
-    mountPages(router, { store, logs, artifacts, apiToken: keys.apiToken, signingKey: keys.signingKey, publicUrl: config.publicUrl, secretStore });
+    mountPages(router, {
+      store,
+      logs,
+      artifacts,
+      apiToken: keys.apiToken,
+      signingKey: keys.signingKey,
+      publicUrl: config.publicUrl,
+      secretStore,
+      ...(githubUsers !== undefined ? { users: githubUsers.users, githubLogin: githubUsers.login } : {}),
+    });
     server = createServer((req, res) => {
       router.handle(req, res).then(
         (handled) => {
@@ -230,10 +276,13 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   // Worker role: webhook events, run supervisors and the reaper.
   if (config.role !== "web") {
     const superviseOptions: SuperviseOptions = { ...DEFAULT_SUPERVISE_OPTIONS, maxRunMinutes: config.maxRunMinutes, ...overrides.supervise };
+    const budget = config.ec2.budgetPerDay;
+    const admission = budget === undefined ? undefined : budgetAdmission({ store, budget, maxMachineMinutes: config.maxRunMinutes + LIFETIME_SLACK_MINUTES });
     const workers: Workers = startWorkers({
       connection: queueConnection,
       prefix: `${prefix}:bull`,
       maxRuns: config.maxRuns,
+      ...overrides.runLock,
       log,
       retryDelayMs: (err, attempt) => githubRetryDelayMs(err, attempt),
       processEvent: async (job) => {
@@ -253,9 +302,11 @@ export async function startService(config: Config, log: Logger, overrides: Servi
                 : createCheckRunPublisher({ github: await github(run.installationId), artifacts, store, publicUrl: config.publicUrl }),
             agentEnv: (run, token) => ({ DSTACK_AGENT_URL: agentUrl, DSTACK_AGENT_RUN_ID: run.id, DSTACK_AGENT_TOKEN: token }),
             enqueueRun: (id) => queues.enqueueRun(id),
+            ...(admission !== undefined ? { admission } : {}),
             log: log.child({ runId: job.runId }),
             options: superviseOptions,
             retryDelayMs: (err, attempt) => githubRetryDelayMs(err, attempt),
+            ...(overrides.testPoint !== undefined ? { testPoint: overrides.testPoint } : {}),
           },
           job.runId,
           signal,
@@ -263,7 +314,19 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     });
     closers.push(() => workers.close());
     const reaper = startReaper(
-      { activeRunIds: () => store.unconcludedRunIds(), hasRunJob: (id) => queues.hasRunJob(id), enqueueRun: (id) => queues.enqueueRun(id), log },
+      {
+        activeRunIds: () => store.unconcludedRunIds(),
+        hasRunJob: (id) => queues.hasRunJob(id),
+        enqueueRun: (id) => queues.enqueueRun(id),
+        recoverLost: () =>
+          recoverLostRuns({
+            store,
+            journal,
+            findCheckRun: async (entry) => (entry.installationId === undefined || probot === undefined ? undefined : findCheckRun(await github(entry.installationId), entry)),
+            log,
+          }),
+        log,
+      },
       overrides.reaperIntervalMs,
     );
     closers.push(() => reaper.close());

@@ -21,6 +21,7 @@ describe("EC2 configuration", () => {
       DSTACK_EC2_MAX_PRICE: "2.5",
       DSTACK_EC2_MAX_INSTANCES: "3",
       DSTACK_EC2_SPOT_FALLBACK: "true",
+      DSTACK_EC2_RESUME_MARKET: "on-demand",
     });
     expect(config.ec2).toEqual({
       region: "us-east-1",
@@ -34,13 +35,14 @@ describe("EC2 configuration", () => {
       maxPricePerHour: 2.5,
       maxInstances: 3,
       spotFallback: true,
+      resumeMarket: "on-demand",
     });
     expect(Object.isFrozen(config.ec2)).toBe(true);
   });
 
   it("defaults to the Deep Learning Base AMI by SSM parameter, every family, 8 instances and no spot fallback", () => {
     const { ec2 } = loadConfig(BASE);
-    expect(ec2).toMatchObject({ ami: DEFAULT_EC2_AMI, families: [], subnets: [], securityGroups: [], maxInstances: 8, spotFallback: false });
+    expect(ec2).toMatchObject({ ami: DEFAULT_EC2_AMI, families: [], subnets: [], securityGroups: [], maxInstances: 8, spotFallback: false, resumeMarket: "spot" });
     expect(ec2.maxPricePerHour).toBeUndefined();
   });
 
@@ -55,6 +57,7 @@ describe("EC2 configuration", () => {
         DSTACK_EC2_FAMILIES: "g5,g7",
         DSTACK_EC2_MAX_PRICE: "cheap",
         DSTACK_EC2_SPOT_FALLBACK: "maybe",
+        DSTACK_EC2_RESUME_MARKET: "reserved",
       }),
     ).toThrow(
       [
@@ -65,6 +68,7 @@ describe("EC2 configuration", () => {
         "- DSTACK_EC2_FAMILIES has families the catalogue does not know: g7; known: p2, p3, p3dn, g4dn, g5, g6, g6e, p4d, p4de, p5, t3, m5, c5, r5",
         '- DSTACK_EC2_MAX_PRICE must be dollars per hour (a positive number), got "cheap"',
         '- DSTACK_EC2_SPOT_FALLBACK must be true or false, got "maybe"',
+        '- DSTACK_EC2_RESUME_MARKET must be spot or on-demand, got "reserved"',
         "- DSTACK_BACKEND=ec2 needs AWS_REGION (the region instances start in)",
         "- DSTACK_BACKEND=ec2 needs DSTACK_PUBLIC_URL: the address EC2 instances reach this service at",
       ].join("\n"),
@@ -73,5 +77,25 @@ describe("EC2 configuration", () => {
 
   it("reports a bad DSTACK_EC2_MAX_INSTANCES with the other problems of the environment", () => {
     expect(() => loadConfig({ ...BASE, DSTACK_EC2_MAX_INSTANCES: "0", PORT: "x" })).toThrow(/PORT must be a positive integer[\s\S]*DSTACK_EC2_MAX_INSTANCES must be a positive integer, got "0"/);
+  });
+});
+
+describe("DSTACK_EC2_BUDGET_PER_DAY", () => {
+  const budget = (value: string) => loadConfig({ ...BASE, DSTACK_EC2_BUDGET_PER_DAY: value }).ec2.budgetPerDay;
+
+  it("reads dollars, GPU-hours or both", () => {
+    expect(budget("50")).toEqual({ dollars: 50 });
+    expect(budget("$12.5")).toEqual({ dollars: 12.5 });
+    expect(budget("20 gpu-hours")).toEqual({ gpuHours: 20 });
+    expect(budget("$50, 8GPUh")).toEqual({ dollars: 50, gpuHours: 8 });
+    expect(loadConfig(BASE).ec2.budgetPerDay).toBeUndefined();
+  });
+
+  it("refuses anything else, naming the accepted forms", () => {
+    for (const bad of ["fifty", "-5", "0", "$5, $6", "20 hours"]) {
+      expect(() => budget(bad)).toThrow(
+        `DSTACK_EC2_BUDGET_PER_DAY must be dollars (\`50\` or \`$50\`), GPU-hours (\`20 gpu-hours\`) or both (\`$50, 20 gpu-hours\`), got ${JSON.stringify(bad)}`,
+      );
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { escapeMarkdown, fenceFor, GITHUB_LIMITS, render, truncate } from "../src/render.js";
+import { machineFacts, machineFactsView } from "../src/runs/machine-facts.js";
 
 describe("fenceFor", () => {
   it("is three backticks for plain text and longer than any backtick run inside", () => {
@@ -113,6 +114,57 @@ describe("templates", () => {
     expect(summary).toContain("**failed**: exit code 2");
     expect(summary).toContain("| Dependencies | [download](http://svc/runs/r0) (done) |");
     expect(summary).toContain("it received no secrets");
+  });
+
+  it("check-run-summary: an EC2 spot run's instance, boot time, run time, cost and the capacity walk", () => {
+    const launchedAt = Date.UTC(2026, 10, 30, 12, 0, 0);
+    const run = {
+      machine: {
+        backend: "ec2",
+        id: "i-0123456789abcdef0",
+        description: "g5.xlarge (1x A10G) spot in us-east-1b, i-0123456789abcdef0",
+        details: { instanceId: "i-0123456789abcdef0", instanceType: "g5.xlarge", market: "spot", zone: "us-east-1b", pricePerHour: 0.4, gpuCount: 1, gpuName: "A10G", launchedAt },
+      },
+      provisioningAt: launchedAt - 2_000,
+      agentContactAt: launchedAt + 95_000,
+      startedAt: launchedAt + 97_000,
+      finishedAt: launchedAt + 97_000 + 30 * 60_000,
+    };
+    const summary = render("check-run-summary", {
+      statusLabel: "succeeded",
+      trigger: "comment by @alice on #7",
+      provider: "bash",
+      resources: "1× GPU A10G, interruptible (spot)",
+      machine: run.machine.description,
+      facts: machineFactsView(machineFacts(run, launchedAt + 3 * 3600_000), true),
+      provisioningNotes: ["no g5.xlarge spot capacity in us-east-1a (InsufficientInstanceCapacity), trying us-east-1b", "started g5.xlarge spot in us-east-1b after 1 try"],
+      commit: "abc123456789",
+      duration: "30m 0s",
+      dependencies: [],
+      runId: "r1",
+      runUrl: "http://svc/runs/r1",
+      fork: false,
+      artifacts: [],
+      artifactsOmitted: 0,
+    });
+    expect(summary).toMatchSnapshot();
+    expect(summary).toContain("| Instance type | `g5.xlarge (1x A10G)` |\n| Zone | us-east-1b |\n| Market | spot |\n| Instance | `i-0123456789abcdef0` |\n");
+    expect(summary).toContain("| Boot time | 1m 37s |\n| Cost | $0.21 at $0.4/h |\n");
+    // The run time is the Duration row (agent start to end).
+    expect(summary).toContain("| Duration | 30m 0s |");
+    expect(summary).not.toContain("| Machine |");
+  });
+
+  it("run-comment: each run's cost and the group's total", () => {
+    const body = render("run-comment", {
+      runs: [commentRun({ workflow: "download", runId: "r0", cost: "$0.0031", artifacts: [], artifactCount: 0 }), commentRun({ cost: "$1.20" })],
+      totalCost: "$1.20",
+      commit: "abc1234",
+      anyArtifacts: true,
+      expires: "in 7 days (2026-12-07)",
+    });
+    expect(body).toContain("— run [r0](http://svc/runs/r1) in 3s, cost $0.0031\n");
+    expect(body).toContain("\n**Total cost: $1.20** (hourly price × time of each run's machine)\n");
   });
 
   it("reply: quotes the command and lists each located problem", () => {

@@ -46,7 +46,9 @@ function setStatus(status) {
   if (TERMINAL.includes(status)) {
     const stop = document.getElementById("stop");
     if (stop) stop.hidden = true;
-    document.getElementById("rerun").hidden = false;
+    // Absent for viewers without write permission (the page leaves out what they may not use).
+    const rerunBtn = document.getElementById("rerun");
+    if (rerunBtn) rerunBtn.hidden = false;
   }
 }
 
@@ -221,7 +223,7 @@ if (stop) {
 }
 
 const rerun = document.getElementById("rerun");
-rerun.addEventListener("click", async () => {
+rerun?.addEventListener("click", async () => {
   rerun.disabled = true;
   try {
     const { run } = await api("POST", `/api/v1/runs/${encodeURIComponent(runId)}/rerun`);
@@ -232,7 +234,7 @@ rerun.addEventListener("click", async () => {
   }
 });
 
-document.getElementById("tag-form").addEventListener("submit", async (e) => {
+document.getElementById("tag-form")?.addEventListener("submit", async (e) => {
   e.preventDefault();
   const tag = document.getElementById("tag-name").value.trim();
   try {

@@ -33,3 +33,35 @@ for (const btn of document.querySelectorAll("[data-delete]")) {
     }
   });
 }
+
+// Personal CLI tokens (GitHub sign-in): the new token is shown once, as the command that stores it.
+const createToken = document.getElementById("cli-token-create");
+if (createToken) {
+  createToken.addEventListener("click", async () => {
+    createToken.disabled = true;
+    try {
+      const made = await api("POST", "/api/v1/user/tokens");
+      const out = document.getElementById("cli-token-command");
+      out.textContent = `dstack config --url ${out.dataset.publicUrl} --token ${made.token}`;
+      document.getElementById("cli-token-new").hidden = false;
+      say(status, `CLI token ${made.id} created. Copy it now: it is not shown again.`);
+    } catch (err) {
+      say(status, err.message);
+    } finally {
+      createToken.disabled = false;
+    }
+  });
+}
+
+for (const btn of document.querySelectorAll("[data-revoke]")) {
+  btn.addEventListener("click", async () => {
+    const id = btn.dataset.revoke;
+    if (!window.confirm(`Revoke the CLI token ${id}? The CLI that uses it stops working.`)) return;
+    try {
+      await api("DELETE", `/api/v1/user/tokens/${encodeURIComponent(id)}`);
+      window.location.reload();
+    } catch (err) {
+      say(status, err.message);
+    }
+  });
+}

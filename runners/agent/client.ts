@@ -13,6 +13,16 @@ export class AgentApiError extends Error {
   }
 }
 
+/** A 5xx or 429 answer that was not retried here (retries used up, or a streamed body that cannot be sent again). */
+export class ServiceAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface RequestOptions {
   method?: string;
   body?: Buffer | string | Readable;
@@ -51,7 +61,7 @@ export class AgentClient {
         if (res.status < 500 && res.status !== 429) {
           throw new AgentApiError(res.status, `${options.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
         }
-        if (attempt >= retries || isStream) throw new Error(`${options.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
+        if (attempt >= retries || isStream) throw new ServiceAnswerError(res.status, `${options.method ?? "GET"} ${path}: ${res.status} ${text.slice(0, 300)}`);
       } catch (err) {
         if (err instanceof AgentApiError) throw err;
         if (options.signal?.aborted === true) throw err;

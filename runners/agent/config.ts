@@ -11,6 +11,16 @@ export interface AgentConfig {
   cacheDir: string;
   /** Minutes without an answer from the service after which the agent stops its run (default 10). */
   lostAfterMinutes: number;
+  /**
+   * DSTACK_AGENT_CHECK_GPUS: compare the GPUs `nvidia-smi` sees with the run's request and fail the run
+   * when they fall short (set by backends that choose a machine for the run: EC2). Default false.
+   */
+  checkGpus: boolean;
+  /**
+   * DSTACK_AGENT_METADATA_URL: the EC2 instance metadata service (the user data sets
+   * `http://169.254.169.254`; tests a local server). Unset: no spot interruption watch (local backend).
+   */
+  metadataUrl?: string;
 }
 
 const Env = z.object({
@@ -20,6 +30,8 @@ const Env = z.object({
   DSTACK_AGENT_WORKDIR: z.string().min(1, { message: "DSTACK_AGENT_WORKDIR is missing" }),
   DSTACK_AGENT_CACHE: z.string().min(1, { message: "DSTACK_AGENT_CACHE is missing" }),
   DSTACK_AGENT_LOST_MINUTES: z.coerce.number({ message: "DSTACK_AGENT_LOST_MINUTES must be a number of minutes" }).positive().default(10),
+  DSTACK_AGENT_CHECK_GPUS: z.enum(["true", "false"], { message: "DSTACK_AGENT_CHECK_GPUS must be true or false" }).default("false"),
+  DSTACK_AGENT_METADATA_URL: z.string().url({ message: "DSTACK_AGENT_METADATA_URL must be the metadata service's URL" }).optional(),
 });
 
 /** The agent's only reader of its environment; reports every bad variable at once. */
@@ -36,8 +48,10 @@ export function loadAgentConfig(env: Record<string, string | undefined>): AgentC
     workDir: e.DSTACK_AGENT_WORKDIR,
     cacheDir: e.DSTACK_AGENT_CACHE,
     lostAfterMinutes: e.DSTACK_AGENT_LOST_MINUTES,
+    checkGpus: e.DSTACK_AGENT_CHECK_GPUS === "true",
+    ...(e.DSTACK_AGENT_METADATA_URL !== undefined ? { metadataUrl: e.DSTACK_AGENT_METADATA_URL.replace(/\/+$/, "") } : {}),
   });
 }
 
 /** Variables of the agent itself that must never reach the workflow's processes. */
-export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE", "DSTACK_AGENT_LOST_MINUTES"];
+export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE", "DSTACK_AGENT_LOST_MINUTES", "DSTACK_AGENT_CHECK_GPUS", "DSTACK_AGENT_METADATA_URL"];

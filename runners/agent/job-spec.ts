@@ -22,7 +22,11 @@ export const JobSpec = z.object({
     output: z.string().optional(),
     workingDir: z.string().optional(),
     artifacts: z.array(z.object({ path: z.string(), mount: z.boolean() })),
+    /** `checkpoints:` paths, saved to the run's checkpoint set when a spot instance is interrupted. */
+    checkpoints: z.array(z.string()).optional(),
   }),
+  /** The checkpoint set of an earlier, interrupted attempt: placed in the working dir before the workflow starts. */
+  restoreCheckpoint: z.object({ attempt: z.number().int().min(1), files: z.array(z.object({ path: z.string(), sizeBytes: z.number() })) }).optional(),
   /** Environment for the workflow: workflow env, variables and (unless a fork PR) secrets. */
   env: z.record(z.string(), z.string()),
   /** Values to mask in the agent's own output (the service masks too). */
@@ -35,6 +39,8 @@ export const JobSpec = z.object({
   codeOverlay: z.object({ deleted: z.array(z.string()) }).optional(),
   maxRunMinutes: z.number().positive(),
   heartbeatSeconds: z.number().positive(),
+  /** The GPUs the run asked for (`resources.gpu`): an agent that checks GPUs compares them with nvidia-smi. */
+  gpu: z.object({ count: z.number().int().min(0), name: z.string().optional(), memoryMiB: z.number().optional() }).optional(),
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -42,12 +48,21 @@ export const HeartbeatReply = z.object({ stop: z.boolean(), reason: z.string().o
 export type HeartbeatReply = z.infer<typeof HeartbeatReply>;
 
 export const FinishReport = z.object({
-  /** `done` when the workflow exited 0 and artifacts were uploaded. */
-  status: z.enum(["done", "failed", "stopped"]),
+  /**
+   * `done` when the workflow exited 0 and artifacts were uploaded; `interrupted` when a spot
+   * interruption notice stopped it (`checkpoints` then lists the checkpoint files saved).
+   */
+  status: z.enum(["done", "failed", "stopped", "interrupted"]),
   exitCode: z.number().int().optional(),
   reason: z.string().max(2000).optional(),
-  artifacts: z.array(z.object({ path: z.string(), sizeBytes: z.number().int().min(0) })),
+  /** Every uploaded file; `sha256` (hex) is what the agent read and the service confirmed it stored. */
+  artifacts: z.array(z.object({ path: z.string(), sizeBytes: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() })),
+  checkpoints: z.array(z.object({ path: z.string(), sizeBytes: z.number().int().min(0) })).optional(),
 });
 export type FinishReport = z.infer<typeof FinishReport>;
+
+/** `POST /interruption`: the spot interruption notice, as soon as the agent sees it. */
+export const InterruptionNotice = z.object({ actionAt: z.string().max(100).optional() });
+export type InterruptionNotice = z.infer<typeof InterruptionNotice>;
 
 export const InputFiles = z.object({ files: z.array(z.object({ path: z.string(), sizeBytes: z.number() })) });

@@ -13,6 +13,10 @@ import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
 import { AgentClient } from "./client.js";
 import { startHeartbeat, StopRequested } from "./heartbeat.js";
 import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
+import { restoreCheckpoint } from "./checkpoints.js";
+import { saveOnInterruption, SpotInterrupted, startInterruptionWatch } from "./interruption.js";
+import { gpuMismatch } from "./gpu-check.js";
+import { detectLocalGpus } from "../local/local-gpus.js";
 import { JobSpec, type FinishReport } from "./job-spec.js";
 import { LineSplitter } from "./line-splitter.js";
 import { LogShipper } from "./log-shipper.js";
@@ -43,23 +47,34 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
   const heartbeat = startHeartbeat(client, { intervalMs: job.heartbeatSeconds * 1000, lostAfterMs: config.lostAfterMinutes * 60_000 }, stop);
   const deadline = setTimeout(() => stop.abort(new StopRequested(`the run exceeded ${job.maxRunMinutes} minutes`)), job.maxRunMinutes * 60_000);
   deadline.unref();
+  const interruptions = startInterruptionWatch(config, client, stop, out);
 
   let report: FinishReport;
+  let workingDir: string | undefined;
   try {
-    await client.post("/status", { status: "running" });
+    // The GPUs go with the first status, so the run shows what its machine really has.
+    const gpus = config.checkGpus ? detectLocalGpus() : undefined;
+    await client.post("/status", { status: "running", ...(gpus !== undefined ? { gpus: gpus.map((g) => ({ name: g.name, memoryMiB: g.memoryMiB })) } : {}) });
+    const mismatch = gpus === undefined ? undefined : gpuMismatch(job.gpu, gpus);
+    if (mismatch !== undefined) throw new Error(mismatch);
     const repoDir = path.join(config.workDir, "repo");
     await fetchCode(client, repoDir, job.codeStrip);
     if (job.codeOverlay !== undefined) await applyOverlay(client, repoDir, job.codeOverlay.deleted);
     const cwd = path.resolve(repoDir, job.workflow.workingDir ?? ".");
     if (path.relative(repoDir, cwd).startsWith("..")) throw new Error(`working_dir ${job.workflow.workingDir} leaves the repository`);
     await mkdir(cwd, { recursive: true });
+    workingDir = cwd;
     await downloadInputs({ client, out }, { cwd, inputs: job.inputs });
+    if (job.restoreCheckpoint !== undefined) await restoreCheckpoint({ client, out }, { cwd, checkpoint: job.restoreCheckpoint });
 
     const env = workflowEnv(job, config);
     const prepared = await prepareProvider({ out, cacheDir: config.cacheDir, env }, job, cwd);
     let exitCode = 0;
     if (prepared.inProcess !== undefined) await prepared.inProcess(stop.signal);
     for (const step of prepared.steps) {
+      // Stopped before this step began (a stop, or a spot notice during setup): an abort that already
+      // happened never fires runStep's listener, so the step would run unstopped.
+      if (stop.signal.aborted) break;
       flushOwn();
       exitCode = await runStep(step, { cwd, env, masker, shipper, signal: stop.signal, pidFile: path.join(config.workDir, "step.pid") });
       if (exitCode !== 0) break;
@@ -69,16 +84,22 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
       report = { status: "failed", exitCode, reason: `the workflow exited with code ${exitCode}`, artifacts: [] };
     } else {
       await client.post("/status", { status: "uploading" });
-      const artifacts: Uploaded[] = await uploadArtifacts({ client, out }, { cwd, artifacts: job.workflow.artifacts, signal: stop.signal });
+      const artifacts: Uploaded[] = await uploadArtifacts({ client, out }, { cwd, artifacts: job.workflow.artifacts, signal: stop.signal, mask: (t) => masker.maskText(t) });
       report = { status: "done", exitCode: 0, artifacts };
     }
   } catch (err) {
-    const reason = err instanceof StopRequested ? err.message : masker.maskText(err instanceof Error ? err.message : String(err));
-    if (!(err instanceof StopRequested)) out.write(`[dstack] error: ${reason}\n`);
-    report = { status: err instanceof StopRequested ? "stopped" : "failed", reason, artifacts: [] };
+    const interrupted = stop.signal.reason instanceof SpotInterrupted ? stop.signal.reason : undefined;
+    if (interrupted !== undefined) {
+      report = await saveOnInterruption({ client, out, mask: (t) => masker.maskText(t) }, { cwd: workingDir, paths: job.workflow.checkpoints ?? [], interrupted });
+    } else {
+      const reason = err instanceof StopRequested ? err.message : masker.maskText(err instanceof Error ? err.message : String(err));
+      if (!(err instanceof StopRequested)) out.write(`[dstack] error: ${reason}\n`);
+      report = { status: err instanceof StopRequested ? "stopped" : "failed", reason, artifacts: [] };
+    }
   } finally {
     clearTimeout(deadline);
     heartbeat.stop();
+    interruptions.stop();
   }
   flushOwn();
   await shipper.flush();

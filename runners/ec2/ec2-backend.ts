@@ -3,6 +3,7 @@ import type { Ec2Config } from "../../src/config.js";
 import { DstackError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
 import type { Machine } from "../../src/runs/types.js";
+import type { Resources } from "../../src/workflow/types.js";
 import type { MachineState, ReconcileDeps, ReconcileReport, RunnerBackend, StartInput } from "../types.js";
 import { errorCode, failureScope } from "./capacity-errors.js";
 import { bundledCatalogue, type Catalogue } from "./catalogue.js";
@@ -96,7 +97,7 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
 
     async start(input: StartInput): Promise<Machine> {
       const progress = input.progress ?? (() => undefined);
-      const request = input.run.workflow.resources;
+      const request = resumeRequest(input, config);
       const priced = request.interruptible ? await spotCatalogue() : catalogue;
       const offers = selectOffers(request, priced, selectOptions);
       if (offers.length === 0) throw new DstackError("no_offer", explainNoOffer(request, priced, selectOptions));
@@ -107,7 +108,8 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
         .slice(0, options.maxTypes ?? 5)
         .flatMap((offer) => subnets.map((subnet) => ({ offer, subnet, zone: subnet === undefined ? "the default subnet" : (byZone[subnet] ?? subnet) })));
       const userData = Buffer.from(
-        renderUserData({ agentEnv: input.agentEnv, maxLifetimeSeconds: maxLifetimeMs / 1000, nodeVersion: options.nodeVersion }),
+        // The agent compares the GPUs it sees with the request: a machine chosen for a run must have them.
+        renderUserData({ agentEnv: { ...input.agentEnv, DSTACK_AGENT_CHECK_GPUS: "true" }, maxLifetimeSeconds: maxLifetimeMs / 1000, nodeVersion: options.nodeVersion }),
       ).toString("base64");
       const tried: string[] = [];
       for (let i = 0; i < candidates.length; i++) {
@@ -130,6 +132,8 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
               zone,
               region: config.region ?? "",
               pricePerHour: c.offer.pricePerHour,
+              gpuCount: c.offer.type.gpu?.count ?? 0,
+              gpuName: c.offer.type.gpu?.name ?? "",
               launchedAt: now(),
               tried: tried.join("; "),
             },
@@ -257,6 +261,16 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
       });
     }
   }
+}
+
+/**
+ * The resources a launch asks for: the workflow's, except that a run resumed after a spot
+ * interruption goes on-demand when DSTACK_EC2_RESUME_MARKET says so.
+ */
+function resumeRequest(input: StartInput, config: Ec2Config): Resources {
+  const resources = input.run.workflow.resources;
+  const resumed = (input.attempt ?? 1) > 1;
+  return resumed && resources.interruptible && config.resumeMarket === "on-demand" ? { ...resources, interruptible: false } : resources;
 }
 
 function label(offer: Offer): string {

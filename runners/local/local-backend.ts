@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { appendFileSync, closeSync, openSync, readFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,28 +59,23 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
             DSTACK_AGENT_CACHE: path.join(options.dataDir, "cache"),
           },
         });
+        // Recorded before anything else can fail or wait, so a supervisor that dies from here on
+        // leaves a record its successor finds (`find`) instead of starting a second agent.
+        if (child.pid !== undefined) appendFileSync(path.join(runDir, LAUNCHES_FILE), `${child.pid}\n`);
         await new Promise<void>((resolve, reject) => {
           child.once("spawn", () => resolve());
           child.once("error", reject);
         });
         child.unref();
-        const pid = child.pid ?? 0;
-        return {
-          backend: "local",
-          id: String(pid),
-          description: `local process ${pid} on ${os.hostname()}${gpus.length > 0 ? ` (${gpus.length}× ${gpus[0]?.name})` : ""}`,
-          details: {
-            pid,
-            host: os.hostname(),
-            workDir,
-            cpus: os.cpus().length,
-            memoryMiB: Math.round(os.totalmem() / 1048576),
-            gpus: gpus.map((g) => g.name).join(", "),
-          },
-        };
+        return machineOf(child.pid ?? 0, workDir, gpus);
       } finally {
         closeSync(logFd);
       }
+    },
+    async find(run): Promise<Machine | undefined> {
+      const runDir = path.join(options.dataDir, "runs", run.id);
+      const pid = lastLaunch(runDir);
+      return pid !== undefined && isAlive(pid) ? machineOf(pid, path.join(runDir, "work"), gpus) : undefined;
     },
     async state(machine: Machine): Promise<MachineState> {
       if (machine.details.host !== os.hostname()) return "running"; // another host's process: cannot tell, trust heartbeats
@@ -89,16 +84,50 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
     async release(machine: Machine): Promise<void> {
       if (machine.details.host !== os.hostname()) return;
       // The agent's group, and the workflow step's own group (it outlives a killed agent).
-      const pids = [Number(machine.id), stepPid(String(machine.details.workDir ?? ""))].filter((p) => isAlive(p));
-      if (pids.length === 0) return;
-      for (const pid of pids) signalGroup(pid, "SIGTERM");
-      for (let waited = 0; waited < KILL_GRACE_MS && pids.some(isAlive); waited += 100) {
-        await new Promise((r) => setTimeout(r, 100));
+      const workDir = String(machine.details.workDir ?? "");
+      const pids = [Number(machine.id), stepPid(workDir)].filter((p) => isAlive(p));
+      if (pids.length > 0) {
+        for (const pid of pids) signalGroup(pid, "SIGTERM");
+        for (let waited = 0; waited < KILL_GRACE_MS && pids.some(isAlive); waited += 100) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        for (const pid of pids) signalGroup(pid, "SIGKILL");
       }
-      for (const pid of pids) signalGroup(pid, "SIGKILL");
+      // The agent removes the checkout after its report, but it may be stopped before it does:
+      // what the workflow wrote (secrets in files or file names too) must not stay on this disk.
+      if (workDir !== "") await rm(path.join(workDir, "repo"), { recursive: true, force: true });
     },
     async close() {
       // Agents keep running on purpose: the next service start adopts their runs.
+    },
+  };
+}
+
+/** Every agent process started for a run, one pid a line, oldest first (`runs/{id}/launches`). */
+export const LAUNCHES_FILE = "launches";
+
+function lastLaunch(runDir: string): number | undefined {
+  try {
+    const pids = readFileSync(path.join(runDir, LAUNCHES_FILE), "utf8").trim().split("\n");
+    const pid = Number(pids.at(-1));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function machineOf(pid: number, workDir: string, gpus: LocalGpu[]): Machine {
+  return {
+    backend: "local",
+    id: String(pid),
+    description: `local process ${pid} on ${os.hostname()}${gpus.length > 0 ? ` (${gpus.length}× ${gpus[0]?.name})` : ""}`,
+    details: {
+      pid,
+      host: os.hostname(),
+      workDir,
+      cpus: os.cpus().length,
+      memoryMiB: Math.round(os.totalmem() / 1048576),
+      gpus: gpus.map((g) => g.name).join(", "),
     },
   };
 }

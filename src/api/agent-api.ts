@@ -1,14 +1,18 @@
+import { createHash } from "node:crypto";
+import { pipeline as pipelineCallback, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { runArtifactKey, runArtifactsPrefix, type ArtifactStore } from "../artifacts/index.js";
+import { commitRunManifest, runArtifactKey, runCheckpointKey, trustedArtifacts, type ArtifactStore } from "../artifacts/index.js";
 import { CorruptSecretError, DstackError, InvalidInputError, NotFoundError, SecretsKeyError, UnauthorizedError } from "../errors.js";
-import { FinishReport, type JobSpec } from "../../runners/agent/job-spec.js";
+import { FinishReport, InterruptionNotice, type JobSpec } from "../../runners/agent/job-spec.js";
 import type { CodeSource } from "../runs/code-source.js";
 import type { LogStore } from "../runs/log-store.js";
-import type { RunStore } from "../runs/run-store.js";
+import { MASK_HELD_FIELD, RAW_LOG_BYTES_FIELD, type RunStore } from "../runs/run-store.js";
+import { currentAttempt } from "../runs/run-attempts.js";
 import { SecretMasker } from "../runs/secret-masker.js";
 import type { MaskingState } from "../runs/secret-masking-stream.js";
 import type { SecretsProvider } from "../runs/secrets-provider.js";
+import type { TestPointHook } from "../runs/test-point.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import { bearerToken, readBody, readJson, sendJson, type RequestContext, type Router } from "../http/router.js";
 
@@ -20,14 +24,18 @@ export interface AgentApiDeps {
   secrets: SecretsProvider;
   maxRunMinutes: number;
   heartbeatSeconds: number;
+  /** Fault tests hold agents' requests here (`job`, `upload`) to kill a worker while a run is in that phase. */
+  testPoint?: TestPointHook;
 }
 
 /** Largest log chunk accepted in one request (the agent sends at most 1 MiB). */
 const MAX_LOG_CHUNK = 8 * 1024 * 1024;
-/** Run hash field: the log masker's held-back bytes between requests, `{covered}:{base64}`. */
-const MASK_HELD_FIELD = "logMaskHeld";
 
-const StatusBody = z.object({ status: z.enum(["running", "uploading"]) });
+const StatusBody = z.object({
+  status: z.enum(["running", "uploading"]),
+  /** The GPUs `nvidia-smi` shows the agent (agents that check GPUs send them with `running`). */
+  gpus: z.array(z.object({ name: z.string().max(200), memoryMiB: z.number().min(0) })).max(64).optional(),
+});
 
 /**
  * The runner agent's API, `/api/agent/v1/runs/{id}/...`, authorised by the run's own token: an
@@ -63,6 +71,9 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
 
   router.add("GET", `${base}/job`, async (ctx) => {
     const run = await auth(ctx);
+    await deps.testPoint?.("job", run);
+    // The agent's first request ends its machine's boot time (from `provisioning`), kept once.
+    await deps.store.redis.hsetnx(deps.store.key("run", run.id), "agentContactAt", String(Date.now()));
     const secrets = await deps.secrets.forRun(run).catch(async (err: unknown) => {
       // Secrets that cannot be decrypted (DSTACK_SECRETS_KEY changed, a record altered) fail the
       // run with the store's message, which names the fix; the agent only sees this answer.
@@ -91,7 +102,9 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
         output: w.output,
         workingDir: w.workingDir,
         artifacts: w.artifacts,
+        ...(w.checkpoints !== undefined ? { checkpoints: w.checkpoints } : {}),
       },
+      ...(run.checkpoint !== undefined ? { restoreCheckpoint: { attempt: run.checkpoint.attempt, files: run.checkpoint.files } } : {}),
       env,
       secrets: Object.values(secrets),
       inputs: run.inputs,
@@ -99,6 +112,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
       ...(run.code.kind === "github" && run.code.overlay !== undefined ? { codeOverlay: { deleted: run.code.overlay.deleted } } : {}),
       maxRunMinutes: deps.maxRunMinutes,
       heartbeatSeconds: deps.heartbeatSeconds,
+      ...(w.resources.gpu !== undefined ? { gpu: w.resources.gpu } : {}),
     };
     sendJson(ctx.res, 200, spec);
   });
@@ -124,7 +138,9 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     if (!body.success) throw new InvalidInputError("status must be running or uploading");
     const now = Date.now();
     if (body.data.status === "running") {
-      await deps.store.transition(run.id, "running", { from: ["provisioning"], patch: { startedAt: now, heartbeatAt: now } });
+      const gpusSeen = body.data.gpus;
+      // A resumed run keeps its first start: its duration and DSTACK_MAX_RUN_MINUTES count every attempt.
+      await deps.store.transition(run.id, "running", { from: ["provisioning"], patch: { startedAt: run.startedAt ?? now, heartbeatAt: now, ...(gpusSeen !== undefined ? { gpusSeen } : {}) } });
     } else {
       await deps.store.transition(run.id, "uploading", { from: ["running"], patch: { heartbeatAt: now } });
     }
@@ -150,7 +166,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     // The agent numbers raw bytes; a retried request whose bytes we already have is skipped, so
     // a log is never appended twice. Stored bytes are masked, so they are counted separately.
     const rawKey = deps.store.key("run", run.id);
-    const [receivedField, heldField] = await deps.store.redis.hmget(rawKey, "rawLogBytes", MASK_HELD_FIELD);
+    const [receivedField, heldField] = await deps.store.redis.hmget(rawKey, RAW_LOG_BYTES_FIELD, MASK_HELD_FIELD);
     const received = Number(receivedField ?? "0");
     if (offset + chunk.length <= received) {
       sendJson(ctx.res, 200, { received });
@@ -166,7 +182,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     await deps.logs.append(run.id, storedBefore, masked);
     const multi = deps.store.redis
       .multi()
-      .hincrby(rawKey, "rawLogBytes", fresh.length)
+      .hincrby(rawKey, RAW_LOG_BYTES_FIELD, fresh.length)
       .hincrby(rawKey, "logBytes", masked.length)
       .hset(rawKey, "heartbeatAt", String(Date.now()));
     if (stream.heldBytes > 0) multi.hset(rawKey, MASK_HELD_FIELD, encodeMaskingState(stream.state));
@@ -178,20 +194,63 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
   router.add("PUT", `${base}/artifacts`, async (ctx) => {
     const run = await auth(ctx);
     if (isTerminal(run.status)) throw new DstackError("conflict", `the run is already ${run.status}`);
+    await deps.testPoint?.("upload", run);
     const rel = ctx.url.searchParams.get("path") ?? "";
-    const obj = await deps.artifacts.put(runArtifactKey(run.id, rel), ctx.req);
+    await refuseSecretInPath(run, rel);
+    // The hash of the bytes the store received: the agent compares it with its own and sends the
+    // file again on a mismatch, and the manifest keeps it.
+    const hashed = sha256Stream(ctx.req);
+    const obj = await deps.artifacts.put(runArtifactKey(run.id, rel), hashed.stream);
+    sendJson(ctx.res, 200, { path: rel, sizeBytes: obj.sizeBytes, sha256: hashed.digest() });
+  });
+
+  router.add("PUT", `${base}/checkpoints`, async (ctx) => {
+    const run = await auth(ctx);
+    if (isTerminal(run.status)) throw new DstackError("conflict", `the run is already ${run.status}`);
+    const rel = ctx.url.searchParams.get("path") ?? "";
+    await refuseSecretInPath(run, rel);
+    const obj = await deps.artifacts.put(runCheckpointKey(run.id, currentAttempt(run), rel), ctx.req);
     sendJson(ctx.res, 200, { path: rel, sizeBytes: obj.sizeBytes });
+  });
+
+  router.add("GET", `${base}/checkpoint/file`, async (ctx) => {
+    const run = await auth(ctx);
+    const rel = ctx.url.searchParams.get("path") ?? "";
+    if (run.checkpoint === undefined || !run.checkpoint.files.some((f) => f.path === rel)) throw new NotFoundError(`run ${run.id} has no checkpoint file ${JSON.stringify(rel)}`);
+    const stream = await deps.artifacts.get(runCheckpointKey(run.id, run.checkpoint.attempt, rel));
+    ctx.res.writeHead(200, { "content-type": "application/octet-stream" });
+    await pipeline(stream, ctx.res);
+  });
+
+  router.add("POST", `${base}/interruption`, async (ctx) => {
+    const run = await auth(ctx);
+    const body = InterruptionNotice.safeParse(await readJson(ctx.req));
+    if (!body.success) throw new InvalidInputError("an interruption notice has at most `actionAt`");
+    if (run.interruption === undefined && !isTerminal(run.status)) {
+      await deps.store.update(run.id, { interruption: { attempt: currentAttempt(run), noticedAt: Date.now(), ...(body.data.actionAt !== undefined ? { actionAt: body.data.actionAt } : {}) } });
+    }
+    sendJson(ctx.res, 200, { recorded: true });
   });
 
   router.add("POST", `${base}/finish`, async (ctx) => {
     const run = await auth(ctx);
     const parsed = FinishReport.safeParse(await readJson(ctx.req));
     if (!parsed.success) throw new InvalidInputError(`bad finish report: ${parsed.error.issues[0]?.message ?? ""}`);
-    const report = parsed.data;
+    const report = maskFinishReport(parsed.data, await maskerFor(run));
     await flushMaskedLog(run);
     const patch = { exitCode: report.exitCode, reason: report.reason, artifacts: report.artifacts };
-    if (report.status === "done") {
-      await deps.store.transition(run.id, "done", { from: ["running", "uploading"], patch });
+    if (report.status === "interrupted") {
+      // Not an end: the supervisor resumes the run in a new attempt, from this checkpoint set when
+      // the agent saved one (else from the last complete one).
+      const now = Date.now();
+      const attempt = currentAttempt(run);
+      const saved = report.checkpoints ?? [];
+      await deps.store.update(run.id, {
+        interruption: { attempt, noticedAt: now, ...run.interruption, reportedAt: now },
+        ...(saved.length > 0 ? { checkpoint: { attempt, files: saved, savedAt: now } } : {}),
+      });
+    } else if (report.status === "done") {
+      await finishDone(run, report, patch);
     } else if (report.status === "stopped") {
       await deps.store.transition(run.id, run.stopRequested?.startsWith("timed out") === true ? "timed_out" : "stopped", {
         patch: { ...patch, reason: run.stopRequested ?? report.reason },
@@ -203,6 +262,34 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     const fresh = await deps.store.get(run.id);
     sendJson(ctx.res, 200, { status: fresh.status });
   });
+
+  /**
+   * `done` only once the artifact manifest is written, last, after every file is confirmed in the
+   * store; a store that keeps failing (after its own retries) fails the run with the reason.
+   */
+  async function finishDone(run: Run, report: FinishReport, patch: Partial<Run>): Promise<void> {
+    let files;
+    try {
+      files = (await commitRunManifest(deps, run.id, report.artifacts)).files;
+    } catch (err) {
+      const reason = `artifact upload failed: ${err instanceof Error ? err.message : String(err)}`;
+      await deps.store.transition(run.id, "failed", { from: ["running", "uploading"], patch: { ...patch, artifacts: [], reason } });
+      return;
+    }
+    const artifacts = files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes }));
+    await deps.store.transition(run.id, "done", { from: ["running", "uploading"], patch: { ...patch, artifacts } });
+  }
+
+  /**
+   * An object key (and so a path in the summary, the PR comment and a link) never holds a secret:
+   * the agent uploads such a file under its masked path; an agent that did not is refused, and
+   * the refusal does not repeat the path.
+   */
+  async function refuseSecretInPath(run: Run, rel: string): Promise<void> {
+    if ((await maskerFor(run)).maskText(rel) !== rel) {
+      throw new InvalidInputError("this file's path contains a secret value: upload it under its masked path (a runner agent of this version does)");
+    }
+  }
 
   /** The log ended: the masker's held-back bytes (a prefix of a secret form that never completed) are stored. */
   async function flushMaskedLog(run: Run): Promise<void> {
@@ -217,9 +304,9 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
   router.add("GET", `${base}/inputs/:dep`, async (ctx) => {
     const run = await auth(ctx);
     const dep = inputOf(run, ctx.params.dep ?? "");
-    const prefix = runArtifactsPrefix(dep);
-    const objects = await deps.artifacts.list(prefix);
-    sendJson(ctx.res, 200, { files: objects.map((o) => ({ path: o.key.slice(prefix.length), sizeBytes: o.sizeBytes })) });
+    // The dependency's manifest, not a listing: a file from a failed half-upload is not its artifact.
+    const files = await trustedArtifacts(deps, dep);
+    sendJson(ctx.res, 200, { files: files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes })) });
   });
 
   router.add("GET", `${base}/inputs/:dep/file`, async (ctx) => {
@@ -229,6 +316,16 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     ctx.res.writeHead(200, { "content-type": "application/octet-stream" });
     await pipeline(stream, ctx.res);
   });
+}
+
+/** The agent masks its report; the service masks it again (defence in depth): the reason and the artifact paths are shown on GitHub. */
+function maskFinishReport(report: FinishReport, masker: SecretMasker): FinishReport {
+  if (masker.size === 0) return report;
+  return {
+    ...report,
+    ...(report.reason !== undefined ? { reason: masker.maskText(report.reason) } : {}),
+    artifacts: report.artifacts.map((a) => ({ ...a, path: masker.maskText(a.path) })),
+  };
 }
 
 function encodeMaskingState(state: MaskingState): string {
@@ -248,4 +345,18 @@ function decodeMaskingState(field: string | null | undefined): MaskingState | un
 function inputOf(run: Run, depId: string): string {
   if (!run.inputs.some((i) => i.runId === depId)) throw new NotFoundError(`run ${depId} is not an input of run ${run.id}`);
   return depId;
+}
+
+/** `body` passed through unchanged, hashing what flows; `digest()` once the consumer has read it all. */
+function sha256Stream(body: Readable): { stream: Readable; digest(): string } {
+  const hash = createHash("sha256");
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  // A failure on either side destroys both; the store's put sees it through `stream`.
+  pipelineCallback(body, stream, () => undefined);
+  return { stream, digest: () => hash.digest("hex") };
 }

@@ -1,5 +1,7 @@
-import { sendJson, type RequestContext } from "../http/router.js";
-import { isAuthenticated } from "./session.js";
+import { UnauthorizedError } from "../errors.js";
+import { bearerToken, sendJson, type RequestContext } from "../http/router.js";
+import type { UserAccess } from "./user-access.js";
+import { bearerPrincipal, sessionPrincipal, type ApiAuth, type Principal } from "./v1/api-auth.js";
 
 /**
  * Headers of every page: scripts and styles only from this service (no inline script, so an
@@ -21,19 +23,48 @@ export function sendHtml(ctx: RequestContext, status: number, html: string): voi
   ctx.res.end(html);
 }
 
-/** Signed in (session cookie or Bearer token), else a redirect to the sign-in page (or 401 for non-browsers). */
-export function requireUser(deps: { apiToken: string; signingKey: Buffer }, ctx: RequestContext, nowMs: number): boolean {
-  if (isAuthenticated(deps, ctx.req, nowMs)) return true;
+/** What the pages need to know who is signed in. */
+export interface PageAuth {
+  apiToken: string;
+  signingKey: Buffer;
+  /** "Sign in with GitHub" (absent: the API token is the only identity). */
+  users?: UserAccess;
+}
+
+export function pageApiAuth(deps: PageAuth, nowMs: number): ApiAuth {
+  return { apiToken: deps.apiToken, sessionKey: deps.signingKey, ...(deps.users !== undefined ? { users: deps.users } : {}), now: () => nowMs };
+}
+
+/**
+ * Who is signed in (session cookie, or the API token or a CLI token as a Bearer header), else
+ * undefined after a redirect to the sign-in page (or 401 for non-browsers).
+ */
+export async function requireUser(deps: PageAuth, ctx: RequestContext, nowMs: number): Promise<Principal | undefined> {
+  const auth = pageApiAuth(deps, nowMs);
+  const token = bearerToken(ctx.req);
+  const principal =
+    token !== undefined
+      ? await bearerPrincipal(auth, token).catch((err: unknown) => {
+          if (err instanceof UnauthorizedError) return undefined;
+          throw err;
+        })
+      : await sessionPrincipal(auth, ctx.req);
+  if (principal !== undefined) return principal;
   if ((ctx.req.headers.accept ?? "").includes("text/html")) {
     ctx.res.writeHead(303, { location: `/login?next=${encodeURIComponent(ctx.url.pathname + ctx.url.search)}`, ...PAGE_SECURITY_HEADERS });
     ctx.res.end();
   } else {
     sendJson(ctx.res, 401, { code: "unauthorized", message: "sign in, or send the API token as a Bearer header" });
   }
-  return false;
+  return undefined;
 }
 
 /** `2026-11-30 07:59:11 UTC`: one unambiguous form on every page. */
 export function formatTime(ms: number | undefined): string {
   return ms === undefined ? "" : `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** Only same-site relative paths: an open redirect after sign-in would be a phishing tool. */
+export function safeNext(next: string | null): string {
+  return next !== null && /^\/(?!\/)[^\\]*$/.test(next) ? next : "/";
 }

@@ -8,10 +8,14 @@ import type { LogStore } from "../runs/log-store.js";
 import type { RunStore } from "../runs/run-store.js";
 import type { SecretStore } from "../runs/secret-store.js";
 import { isTerminal, type Run } from "../runs/types.js";
-import { requireUser, sendHtml } from "./page-response.js";
+import { mountGitHubLogin, type GitHubLogin } from "./github-login.js";
+import { pageApiAuth, requireUser, safeNext, sendHtml } from "./page-response.js";
 import { runPageView } from "./run-page-view.js";
 import { mountRunsListPage } from "./runs-list-page.js";
-import { issueSession, safeEqual, SESSION_COOKIE } from "./session.js";
+import { cookie, issueSession, safeEqual, SESSION_COOKIE, sessionCookie } from "./session.js";
+import { GITHUB_SESSION_PREFIX } from "./github-sessions.js";
+import type { UserAccess } from "./user-access.js";
+import { allows, requireRun } from "./v1/api-auth.js";
 import { mountSettingsPage } from "./settings-page.js";
 import { mountWebAssets } from "./web-assets.js";
 
@@ -24,6 +28,9 @@ export interface PagesDeps {
   apiToken: string;
   signingKey: Buffer;
   publicUrl: string;
+  /** GitHub users' sessions, CLI tokens and permissions; with `githubLogin`, "Sign in with GitHub". */
+  users?: UserAccess;
+  githubLogin?: GitHubLogin;
   now?: () => number;
 }
 
@@ -33,16 +40,20 @@ export function mountPages(router: Router, deps: PagesDeps): void {
   mountWebAssets(router);
   mountRunsListPage(router, deps);
   mountSettingsPage(router, deps);
+  if (deps.githubLogin !== undefined) mountGitHubLogin(router, deps.githubLogin);
 
   router.add("GET", "/runs/:id", async (ctx) => {
-    if (!requireUser(deps, ctx, now())) return;
-    const run = await deps.store.get(ctx.params.id ?? "");
-    sendHtml(ctx, 200, render("run-page.html", { ...runPageView(run, now()), code: await codeView(deps, run) }));
+    const user = await requireUser(deps, ctx, now());
+    if (user === undefined) return;
+    const { run, permission } = await requireRun({ ...pageApiAuth(deps, now()), store: deps.store }, user, ctx.params.id ?? "", "read");
+    // Buttons the user may not use are not shown; the API refuses them anyway (api-auth.ts).
+    sendHtml(ctx, 200, render("run-page.html", { ...runPageView(run, now(), allows(permission, "write")), code: await codeView(deps, run) }));
   });
 
   router.add("GET", "/runs/:id/log", async (ctx) => {
-    if (!requireUser(deps, ctx, now())) return;
-    const run = await deps.store.get(ctx.params.id ?? "");
+    const user = await requireUser(deps, ctx, now());
+    if (user === undefined) return;
+    const { run } = await requireRun({ ...pageApiAuth(deps, now()), store: deps.store }, user, ctx.params.id ?? "", "read");
     // Shown in the browser when followed from a check run; `?download=1` (the run page's link) saves it.
     ctx.res.writeHead(200, {
       "content-type": "text/plain; charset=utf-8",
@@ -69,28 +80,28 @@ export function mountPages(router: Router, deps: PagesDeps): void {
   });
 
   router.add("GET", "/login", (ctx) => {
-    sendHtml(ctx, 200, render("login.html", { next: safeNext(ctx.url.searchParams.get("next")) }));
+    const next = safeNext(ctx.url.searchParams.get("next"));
+    sendHtml(ctx, 200, render("login.html", { next, ...githubButton(deps, next) }));
   });
 
   router.add("POST", "/login", async (ctx) => {
     const form = new URLSearchParams((await readBody(ctx.req, 16 * 1024)).toString("utf8"));
     const next = safeNext(form.get("next"));
     if (!safeEqual(form.get("token") ?? "", deps.apiToken)) {
-      sendHtml(ctx, 401, render("login.html", { next, error: "That token is not this service's API token." }));
+      sendHtml(ctx, 401, render("login.html", { next, error: "That token is not this service's API token.", ...githubButton(deps, next) }));
       return;
     }
     const session = issueSession(deps.signingKey, now());
-    const secure = deps.publicUrl.startsWith("https:") ? "; Secure" : "";
-    ctx.res.writeHead(303, {
-      location: next,
-      "set-cookie": `${SESSION_COOKIE}=${session.value}; Max-Age=${session.maxAgeSeconds}; Path=/; HttpOnly; SameSite=Strict${secure}`,
-    });
+    ctx.res.writeHead(303, { location: next, "set-cookie": sessionCookie(session.value, session.maxAgeSeconds, deps.publicUrl) });
     ctx.res.end();
   });
 
-  // Signing out only clears the cookie; the session value stays valid until it expires (it is
-  // stateless). SameSite=Strict keeps other sites from posting here with it.
-  router.add("POST", "/logout", (ctx) => {
+  // Signing out clears the cookie and ends a GitHub user's server-side session; an API-token session
+  // value stays valid until it expires (it is stateless). SameSite=Strict keeps other sites from
+  // posting here with it.
+  router.add("POST", "/logout", async (ctx) => {
+    const value = cookie(ctx.req, SESSION_COOKIE);
+    if (value?.startsWith(GITHUB_SESSION_PREFIX) === true) await deps.users?.sessions.delete(value.slice(GITHUB_SESSION_PREFIX.length));
     ctx.res.writeHead(303, { location: "/login", "set-cookie": `${SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict` });
     ctx.res.end();
   });
@@ -128,7 +139,7 @@ async function codeView(deps: PagesDeps, run: Run): Promise<{ text: string; url?
   };
 }
 
-/** Only same-site relative paths: an open redirect after sign-in would be a phishing tool. */
-function safeNext(next: string | null): string {
-  return next !== null && /^\/(?!\/)[^\\]*$/.test(next) ? next : "/";
+/** The login page's "Sign in with GitHub" link, when it is configured. */
+function githubButton(deps: PagesDeps, next: string): { githubUrl?: string } {
+  return deps.githubLogin === undefined ? {} : { githubUrl: `/login/github?next=${encodeURIComponent(next)}` };
 }

@@ -1,3 +1,4 @@
+import { machineFacts, machineFactsView } from "../runs/machine-facts.js";
 import { describeResources, describeTrigger, formatBytes, runDuration } from "../runs/run-view.js";
 import { isTerminal, type ArtifactFile, type Run } from "../runs/types.js";
 import { formatTime } from "./page-response.js";
@@ -73,8 +74,15 @@ export function artifactRows(nodes: readonly ArtifactNode[], depth = 0, parent =
   });
 }
 
-/** The states a run went through, as far as the run record keeps their times. */
+/**
+ * The states a run went through with their times: every recorded transition (submitted,
+ * provisioning, running, uploading, the final state); runs from before transitions were recorded
+ * show what their record kept.
+ */
 export function timeline(run: Run): Array<{ label: string; time: string }> {
+  if (run.transitions !== undefined && run.transitions.length > 0) {
+    return run.transitions.map((t, i) => ({ label: i === (run.transitions?.length ?? 0) - 1 && !isTerminal(t.status) ? `${t.status} (now)` : t.status, time: formatTime(t.at) }));
+  }
   const items = [{ label: "submitted", time: formatTime(run.createdAt) }];
   if (run.startedAt !== undefined) items.push({ label: "started", time: formatTime(run.startedAt) });
   if (run.finishedAt !== undefined) items.push({ label: run.status, time: formatTime(run.finishedAt) });
@@ -82,8 +90,11 @@ export function timeline(run: Run): Array<{ label: string; time: string }> {
   return items;
 }
 
-/** Everything `run-page.html` shows but the code source (which needs signed links). */
-export function runPageView(run: Run, nowMs: number) {
+/**
+ * Everything `run-page.html` shows but the code source (which needs signed links). `canChange`:
+ * the viewer may stop, re-run and tag (write permission); without it those buttons are left out.
+ */
+export function runPageView(run: Run, nowMs: number, canChange = true) {
   const [owner = "", name = ""] = run.repo.split("/");
   return {
     runId: run.id,
@@ -92,18 +103,21 @@ export function runPageView(run: Run, nowMs: number) {
     workflow: run.workflow.name,
     status: run.status,
     active: !isTerminal(run.status),
-    reason: run.reason,
+    canChange,
+    reason: run.status === "submitted" && run.approval?.state === "waiting" ? run.approval.message : run.reason,
     trigger: describeTrigger(run),
     commit: /^0+$/.test(run.commit) ? "none (an uploaded working tree)" : run.commit,
     ref: run.ref,
     provider: run.workflow.provider,
     resources: describeResources(run.workflow.resources),
     machine: run.machine?.description ?? "not yet assigned",
+    facts: machineFactsView(machineFacts(run, nowMs), run.workflow.resources.interruptible),
+    provisioningNotes: run.provisioningNotes ?? [],
     duration: runDuration(run, nowMs),
     timeline: timeline(run),
     dependencies: run.inputs.map((i) => ({ workflow: i.workflow, runId: i.runId, url: `/runs/${encodeURIComponent(i.runId)}` })),
     tags: run.tags,
-    canTag: run.status === "done",
+    canTag: canChange && run.status === "done",
     exitCode: run.exitCode,
     workflowText: JSON.stringify(run.workflow, null, 2),
     artifacts: artifactRows(artifactTree(run.id, run.artifacts)),

@@ -3,12 +3,11 @@ import { render } from "../render.js";
 import type { RunStore } from "../runs/run-store.js";
 import { runDuration } from "../runs/run-view.js";
 import { ACTIVE_STATUSES, isTerminal, RUN_STATUSES, type Run } from "../runs/types.js";
-import { formatTime, requireUser, sendHtml } from "./page-response.js";
+import { formatTime, pageApiAuth, requireUser, sendHtml, type PageAuth } from "./page-response.js";
+import { repoFilter, requireRepo } from "./v1/api-auth.js";
 
-export interface RunsListDeps {
+export interface RunsListDeps extends PageAuth {
   store: Pick<RunStore, "list">;
-  apiToken: string;
-  signingKey: Buffer;
   now?: () => number;
 }
 
@@ -47,8 +46,11 @@ function matches(run: Run, f: RunsFilter): boolean {
   return (f.workflow === undefined || run.workflow.name === f.workflow) && (f.status === undefined || run.status === f.status) && (f.tag === undefined || run.tags.includes(f.tag));
 }
 
-/** One page of runs, newest first, and the cursor of the next page if there is one. */
-export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter): Promise<{ runs: Run[]; next?: number }> {
+/**
+ * One page of runs, newest first, and the cursor of the next page if there is one; `readable`
+ * leaves out repositories the viewer cannot read.
+ */
+export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter, readable: (repo: string) => Promise<boolean> = async () => true): Promise<{ runs: Run[]; next?: number }> {
   const found: Run[] = [];
   let before = f.before;
   let scanned = 0;
@@ -56,7 +58,7 @@ export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter): Pr
     const page = await store.list({ repo: f.repo, limit: 200, before });
     scanned += page.length;
     for (const run of page) {
-      if (!matches(run, f)) continue;
+      if (!matches(run, f) || !(await readable(run.repo))) continue;
       if (found.length === PAGE_SIZE) return { runs: found, next: found.at(-1)?.createdAt };
       found.push(run);
     }
@@ -91,10 +93,16 @@ export function runRow(run: Run, nowMs: number) {
 export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
   const now = deps.now ?? Date.now;
   router.add("GET", "/", async (ctx) => {
-    if (!requireUser(deps, ctx, now())) return;
+    const user = await requireUser(deps, ctx, now());
+    if (user === undefined) return;
     const f = parseRunsFilter(ctx.url.searchParams);
-    const [{ runs, next }, recent] = await Promise.all([findRuns(deps.store, f), deps.store.list({ limit: REPOS_SCANNED })]);
-    const repos = [...new Set(recent.map((r) => r.repo))].sort().map((repo) => ({
+    const auth = pageApiAuth(deps, now());
+    if (f.repo !== undefined) await requireRepo(auth, user, f.repo, "read");
+    const readable = repoFilter(auth, user);
+    const [{ runs, next }, recent] = await Promise.all([findRuns(deps.store, f, readable), deps.store.list({ limit: REPOS_SCANNED })]);
+    const known = [...new Set(recent.map((r) => r.repo))].sort();
+    const visible = (await Promise.all(known.map(async (repo) => ((await readable(repo)) ? repo : undefined)))).filter((r): r is string => r !== undefined);
+    const repos = visible.map((repo) => ({
       repo,
       selected: repo === f.repo,
       settingsUrl: `/repos/${repo.split("/").map(encodeURIComponent).join("/")}/settings`,
@@ -110,6 +118,7 @@ export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
       200,
       render("runs-list.html", {
         repos,
+        login: user.kind === "github" ? user.login : undefined,
         filter: f,
         statuses: RUN_STATUSES.map((s) => ({ value: s, selected: s === f.status })),
         runs: runs.map((r) => runRow(r, t)),

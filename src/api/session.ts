@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { bearerToken } from "../http/router.js";
 
 export const SESSION_COOKIE = "dstack_session";
 const SESSION_SECONDS = 7 * 24 * 3600;
@@ -36,9 +35,11 @@ export function cookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-/** Signed in: the API token as a Bearer header, or a valid session cookie. */
-export function isAuthenticated(deps: { apiToken: string; signingKey: Buffer }, req: IncomingMessage, nowMs = Date.now()): boolean {
-  const token = bearerToken(req);
-  if (token !== undefined) return safeEqual(token, deps.apiToken);
-  return validSession(deps.signingKey, cookie(req, SESSION_COOKIE), nowMs);
+/**
+ * The session cookie: HttpOnly (no script reads it), SameSite=Strict (no request another site
+ * starts carries it), Secure when the service is served over https.
+ */
+export function sessionCookie(value: string, maxAgeSeconds: number, publicUrl: string): string {
+  const secure = publicUrl.startsWith("https:") ? "; Secure" : "";
+  return `${SESSION_COOKIE}=${value}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Strict${secure}`;
 }

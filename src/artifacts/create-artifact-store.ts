@@ -4,6 +4,7 @@ import { InvalidInputError } from "../errors.js";
 import { createFileArtifactStore } from "./file-artifact-store.js";
 import { assertSafePrefix } from "./keys.js";
 import { createS3ArtifactStore } from "./s3-artifact-store.js";
+import type { S3RetryOptions } from "./s3-retry-strategy.js";
 import type { ArtifactStore } from "./types.js";
 
 export interface CreateArtifactStoreDeps {
@@ -13,6 +14,8 @@ export interface CreateArtifactStoreDeps {
   signingKey: Buffer;
   /** S3 client settings (region, endpoint, credentials); default: the SDK's own from the environment. */
   s3Config?: S3ClientConfig;
+  /** How S3 requests are retried (default: see `createS3RetryStrategy`). */
+  s3Retry?: S3RetryOptions;
 }
 
 const ACCEPTED = "accepted: `s3://bucket/prefix` or `file:///absolute/path`";
@@ -50,7 +53,7 @@ export function createArtifactStore(url: string, deps: CreateArtifactStoreDeps):
       } catch (err) {
         throw invalid(url, `has an unusable prefix (${err instanceof Error ? err.message : String(err)})`);
       }
-      return createS3ArtifactStore({ bucket, prefix, s3: deps.s3Config ?? {} });
+      return createS3ArtifactStore({ bucket, prefix, s3: deps.s3Config ?? {}, retry: deps.s3Retry });
     }
     case "file:": {
       if (parsed.host !== "") {

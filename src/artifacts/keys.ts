@@ -10,6 +10,10 @@ const MAX_KEY_BYTES = 1024;
  */
 function unsafeReason(text: string, allowTrailingSlash: boolean): string | undefined {
   if (text.includes("\0")) return "contains a NUL character";
+  // S3 lists keys in XML, which cannot hold most control characters; a line break would also split
+  // the key's line in a check run or a PR comment.
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+  if (/[\u0001-\u001f\u007f]/.test(text)) return "contains a control character (a line break, a tab)";
   if (text.includes("\\")) return "contains a backslash; use `/` between segments";
   if (text.startsWith("/")) return "is absolute; keys are relative to the store's root";
   if (Buffer.byteLength(text, "utf8") > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes`;
@@ -56,6 +60,27 @@ export function runArtifactKey(runId: string, path: string): string {
 export function runArtifactsPrefix(runId: string): string {
   assertRunId(runId);
   return `runs/${runId}/artifacts/`;
+}
+
+/**
+ * `runs/<runId>/checkpoints/<attempt>/<path>`: a checkpoint file saved by one attempt of a run on its
+ * spot interruption notice; apart from the artifacts, and per attempt, so a set cut short by the
+ * instance's end never overwrites the last complete one.
+ */
+export function runCheckpointKey(runId: string, attempt: number, path: string): string {
+  assertRunId(runId);
+  assertSafeKey(path);
+  if (!Number.isSafeInteger(attempt) || attempt < 1) throw new InvalidInputError(`attempt ${attempt} cannot be part of an artifact key`);
+  return `runs/${runId}/checkpoints/${attempt}/${path}`;
+}
+
+/**
+ * `runs/<runId>/manifest.json`: the list of the run's artifact files, written after all of them;
+ * outside the artifacts prefix so that it is never listed as one.
+ */
+export function runManifestKey(runId: string): string {
+  assertRunId(runId);
+  return `runs/${runId}/manifest.json`;
 }
 
 /** `runs/<runId>/log.txt`: the run's full log. */

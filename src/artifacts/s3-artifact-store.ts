@@ -1,4 +1,5 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   paginateListObjectsV2,
@@ -13,6 +14,7 @@ import { attachmentContentDisposition } from "./content-disposition.js";
 import { clampExpiresInSeconds } from "./expiry.js";
 import { assertSafeKey, assertSafePrefix, compareKeys } from "./keys.js";
 import { describeS3Error, isS3NotFound } from "./s3-errors.js";
+import { createS3RetryStrategy, type S3RetryOptions } from "./s3-retry-strategy.js";
 import type { ArtifactObject, ArtifactStore, PutOptions } from "./types.js";
 
 /** S3 accepts at most 1000 keys per `DeleteObjects` request. */
@@ -36,6 +38,11 @@ export interface S3ArtifactStoreOptions {
   partSizeBytes?: number;
   /** Parts uploaded at once per put. Default: 4. */
   queueSize?: number;
+  /**
+   * Retries of each S3 request (a part, a small object, a listing) for a client the store creates
+   * and whose config names no `retryStrategy`: see `createS3RetryStrategy` for the defaults.
+   */
+  retry?: S3RetryOptions;
 }
 
 function normalizePrefix(prefix: string | undefined): string {
@@ -45,11 +52,12 @@ function normalizePrefix(prefix: string | undefined): string {
   return `${trimmed}/`;
 }
 
-function clientFrom(s3: S3Client | S3ClientConfig): { client: S3Client; owned: boolean } {
+function clientFrom(s3: S3Client | S3ClientConfig, retry: S3RetryOptions | undefined): { client: S3Client; owned: boolean } {
   if (s3 instanceof S3Client) return { client: s3, owned: false };
   // Path-style addressing: S3-compatible servers rarely have a DNS name per bucket.
   const forcePathStyle = s3.forcePathStyle ?? s3.endpoint !== undefined;
-  return { client: new S3Client({ ...s3, forcePathStyle }), owned: true };
+  const retryStrategy = s3.retryStrategy ?? createS3RetryStrategy(retry);
+  return { client: new S3Client({ ...s3, forcePathStyle, retryStrategy }), owned: true };
 }
 
 /** An `ArtifactStore` in an S3 bucket (AWS or any S3-compatible server). */
@@ -58,10 +66,22 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): Artifact
   const root = normalizePrefix(options.prefix);
   const partSize = options.partSizeBytes ?? 8 * 1024 * 1024;
   const queueSize = options.queueSize ?? 4;
-  const { client, owned } = clientFrom(options.s3);
+  const { client, owned } = clientFrom(options.s3, options.retry);
   let closed = false;
 
   const location = (key: string): string => `s3://${bucket}/${root}${key}`;
+
+  /**
+   * Makes sure a failed multipart upload leaves no parts behind (they are billed and invisible):
+   * `Upload` aborts on failure, but while S3 is still failing its abort may fail too. Aborting again
+   * an upload that is gone answers 404, which is what we want.
+   */
+  async function abortLeftover(key: string, uploadId: string | undefined): Promise<void> {
+    if (uploadId === undefined) return;
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: `${root}${key}`, UploadId: uploadId })).catch((err: unknown) => {
+      if (!isS3NotFound(err) && !(typeof err === "object" && err !== null && "name" in err && err.name === "NoSuchUpload")) throw err;
+    });
+  }
 
   async function listFull(prefix: string): Promise<ArtifactObject[]> {
     const objects: ArtifactObject[] = [];
@@ -107,8 +127,16 @@ export function createS3ArtifactStore(options: S3ArtifactStoreOptions): Artifact
       try {
         await upload.done();
       } catch (err) {
+        const leftover = await abortLeftover(key, upload.uploadId).then(
+          () => undefined,
+          (abortErr: unknown) => abortErr,
+        );
         if (signal?.aborted) throw signal.reason;
-        throw describeS3Error(err, "upload to", location(key));
+        const failed = describeS3Error(err, "upload to", location(key));
+        if (leftover !== undefined) {
+          failed.message += `; aborting the multipart upload ${upload.uploadId ?? ""} failed too, so its parts remain until a lifecycle rule removes them`;
+        }
+        throw failed;
       } finally {
         signal?.removeEventListener("abort", onAbort);
         counter.destroy();

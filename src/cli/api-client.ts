@@ -65,6 +65,8 @@ async function errorOf(res: Response, url: string): Promise<DstackError> {
   switch (res.status) {
     case 401:
     case 403:
+      // `forbidden`: the token is fine, but its user's GitHub permission does not allow this.
+      if (code === "forbidden") return new UnauthorizedError(message);
       return new UnauthorizedError(`the server refused the API token (${message}); set DSTACK_TOKEN or run \`dstack config --token\``);
     case 404:
       return new NotFoundError(message);

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { DstackError } from "../errors.js";
 import { processDeps } from "./process-deps.js";
 import type { CliDeps, CommandContext } from "./command-context.js";
+import { registerApprove } from "./commands/approve.js";
 import { registerArtifacts } from "./commands/artifacts.js";
 import { registerConfig } from "./commands/config.js";
 import { registerLogs } from "./commands/logs.js";
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
   registerRuns(program, ctx);
   registerLogs(program, ctx);
   registerStop(program, ctx);
+  registerApprove(program, ctx);
   registerArtifacts(program, ctx);
   registerTags(program, ctx);
   registerSecrets(program, ctx);

@@ -4,7 +4,9 @@ import { GITHUB_LIMITS, render, truncate } from "../render.js";
 import { logTailWindow } from "../runs/log-tail.js";
 import type { RunPublisher } from "../runs/publisher.js";
 import type { RunStore } from "../runs/run-store.js";
+import { machineFacts, machineFactsView } from "../runs/machine-facts.js";
 import { conclusionOf, describeResources, describeTrigger, formatBytes, runDuration, STATUS_LABEL } from "../runs/run-view.js";
+import { describeAttempts } from "../runs/run-attempts.js";
 import type { Run } from "../runs/types.js";
 import { RERUN_ACTION, STOP_ACTION } from "./check-run-actions.js";
 import { splitRepo, type GitHubClient } from "./client.js";
@@ -32,13 +34,18 @@ export function createCheckRunPublisher(deps: CheckRunPublisherDeps): RunPublish
       }),
     );
     const { links, omitted } = run.status === "done" ? await artifactLinks(deps, run) : { links: [], omitted: 0 };
+    const waiting = run.status === "submitted" && run.approval?.state === "waiting" ? run.approval.message : undefined;
     const summary = render("check-run-summary", {
       statusLabel: STATUS_LABEL[run.status],
-      reason: run.reason,
+      reason: waiting ?? run.reason,
       trigger: describeTrigger(run),
       provider: run.workflow.provider,
       resources: describeResources(run.workflow.resources),
       machine: run.machine?.description ?? "not yet assigned",
+      facts: machineFactsView(machineFacts(run, now()), run.workflow.resources.interruptible),
+      provisioningNotes: run.provisioningNotes ?? [],
+      attempts: describeAttempts(run),
+      approvedBy: run.approval?.state === "approved" ? (run.approval.by === "api" ? "the API" : `@${run.approval.by}`) : undefined,
       commit: run.commit.slice(0, 12),
       duration: runDuration(run, now()),
       dependencies: deps_,
@@ -78,24 +85,28 @@ export function createCheckRunPublisher(deps: CheckRunPublisherDeps): RunPublish
       const run = await withCheckRun(given);
       if (run.checkRunId === undefined) return;
       const { owner, repo } = splitRepo(run.repo);
-      await deps.github.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+      // A log-tail update is skipped, not queued, while the installation's budget is short or a
+      // rate-limit window is open: the next tick sends the newer tail, and conclusions keep room.
+      const send = deps.github.requestIfFree?.bind(deps.github) ?? deps.github.request.bind(deps.github);
+      await send("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
         owner,
         repo,
         check_run_id: run.checkRunId,
-        status: "in_progress",
+        // A run held for approval (the budget gate) has not started: GitHub shows it queued.
+        status: run.status === "submitted" ? "queued" : "in_progress",
         ...(run.startedAt !== undefined ? { started_at: new Date(run.startedAt).toISOString() } : {}),
         output: await output(run, tail),
         actions: [STOP_ACTION],
       });
     },
 
-    async conclude(given, tail) {
+    async conclude(given, tail, options) {
       const run = await withCheckRun(given);
       // Another process holds the creation guard right now: try again shortly (the supervisor retries).
       if (run.checkRunId === undefined) throw new DstackError("unavailable", `the check run of ${run.id} is being created`);
       const { owner, repo } = splitRepo(run.repo);
       const conclusion = conclusionOf(run.status);
-      if (conclusion !== undefined) {
+      if (conclusion !== undefined && !(options?.mayBePublished === true && (await isCompleted(deps.github, run.repo, run.checkRunId)))) {
         await deps.github.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
           owner,
           repo,
@@ -110,4 +121,11 @@ export function createCheckRunPublisher(deps: CheckRunPublisherDeps): RunPublish
       await publishRunComment({ ...deps, now }, run);
     },
   };
+}
+
+/** Whether the check run is completed already (a supervisor died after publishing, before recording it). */
+async function isCompleted(github: GitHubClient, fullName: string, checkRunId: number): Promise<boolean> {
+  const { owner, repo } = splitRepo(fullName);
+  const res = await github.request("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner, repo, check_run_id: checkRunId });
+  return (res.data as { status?: string }).status === "completed";
 }

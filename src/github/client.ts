@@ -3,7 +3,18 @@
  * installation Octokit and @octokit/rest satisfy it; tests pass either against the GitHub double.
  */
 export interface GitHubClient {
-  request(route: string, params?: Record<string, unknown>): Promise<{ status: number; data: unknown; headers?: Record<string, unknown> }>;
+  request(route: string, params?: Record<string, unknown>): Promise<GitHubResponse>;
+  /**
+   * Sends only if it need not wait for the installation's rate limits, else resolves `undefined`:
+   * for updates a later one supersedes (log tails). Only the rate-limited client has it.
+   */
+  requestIfFree?(route: string, params?: Record<string, unknown>): Promise<GitHubResponse | undefined>;
+}
+
+export interface GitHubResponse {
+  status: number;
+  data: unknown;
+  headers?: Record<string, unknown>;
 }
 
 /** Returns a client authenticated as the app's installation `installationId`. */

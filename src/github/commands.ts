@@ -4,6 +4,7 @@ export type Command =
   | { kind: "run"; line: string; args: string[] }
   | { kind: "stop"; line: string; runId: string }
   | { kind: "tag"; line: string; runId: string; tag: string }
+  | { kind: "approve"; line: string; runId: string }
   | { kind: "help"; line: string }
   | { kind: "invalid"; line: string; message: string };
 
@@ -17,6 +18,7 @@ export const USAGE = [
   "`/dstack run <provider> [args]` runs an ad-hoc workflow, e.g. `/dstack run bash -c 'nvidia-smi'`",
   "`/dstack stop <run>` stops a run",
   "`/dstack tag <run> <tag>` tags a finished run so `depends-on: [workflow:tag]` reuses its artifacts",
+  "`/dstack approve <run>` starts a run that waits because the repository spent its daily budget",
   "`/dstack help` lists this repository's workflows",
 ];
 
@@ -60,10 +62,13 @@ function parseLine(line: string): Command {
       if (rest.length !== 2 || rest[0] === undefined || rest[1] === undefined) return { kind: "invalid", line, message: "usage: `/dstack tag <run> <tag>`" };
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(rest[1])) return { kind: "invalid", line, message: `\`${rest[1]}\` is not a valid tag (letters, digits, ".", "_", "-")` };
       return { kind: "tag", line, runId: rest[0], tag: rest[1] };
+    case "approve":
+      if (rest.length !== 1 || rest[0] === undefined) return { kind: "invalid", line, message: "usage: `/dstack approve <run>`" };
+      return { kind: "approve", line, runId: rest[0] };
     case "help":
     case undefined:
       return { kind: "help", line };
     default:
-      return { kind: "invalid", line, message: `unknown command \`${verb}\`; the commands are run, stop, tag and help` };
+      return { kind: "invalid", line, message: `unknown command \`${verb}\`; the commands are run, stop, tag, approve and help` };
   }
 }

@@ -1,5 +1,6 @@
 import { DstackError } from "../errors.js";
 import { escapeMarkdown, GITHUB_LIMITS, render, truncate } from "../render.js";
+import { approveRun } from "../runs/approve-run.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import type { Problem } from "../workflow/types.js";
@@ -215,6 +216,22 @@ async function runCommand(
         return false;
       }
       await deps.store.tag(run, command.tag);
+      return true;
+    }
+    case "approve": {
+      const run = await deps.store.find(command.runId);
+      if (run === undefined || run.repo !== fullName) {
+        await reply(deps, ctx, { command: command.line, title: "Nothing approved", message: `there is no run \`${command.runId}\` in ${fullName}` });
+        return false;
+      }
+      try {
+        await approveRun(deps, run, payload.comment.user.login, Date.now());
+      } catch (err) {
+        if (!(err instanceof DstackError)) throw err;
+        await reply(deps, ctx, { command: command.line, title: "Nothing approved", message: err.message });
+        return false;
+      }
+      deps.log.info({ runId: run.id, by: payload.comment.user.login }, "run approved over the budget");
       return true;
     }
     default: {

@@ -4,7 +4,12 @@ import { statusOf, type GitHubClient } from "./client.js";
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
 /** How long a looked-up permission is trusted (a revoked writer can act for at most this long). */
-const CACHE_SECONDS = 60;
+export const PERMISSION_CACHE_SECONDS = 60;
+
+/** Where a user's permission on a repository is cached (shared with the web pages' permission checks). */
+export function permissionCacheKey(prefix: string, repo: string, user: string): string {
+  return `${prefix}:perm:${repo}:${user.toLowerCase()}`;
+}
 
 /**
  * The commenter's permission on the repository, from GitHub's collaborator permission API,
@@ -14,7 +19,7 @@ export async function permissionOf(
   deps: { github: GitHubClient; redis: Redis; prefix: string },
   input: { owner: string; repo: string; user: string },
 ): Promise<Permission> {
-  const key = `${deps.prefix}:perm:${input.owner}/${input.repo}:${input.user.toLowerCase()}`;
+  const key = permissionCacheKey(deps.prefix, `${input.owner}/${input.repo}`, input.user);
   const cached = await deps.redis.get(key);
   if (cached !== null) return cached as Permission;
   let permission: Permission;
@@ -32,7 +37,7 @@ export async function permissionOf(
     if (statusOf(err) !== 404) throw err;
     permission = "none";
   }
-  await deps.redis.set(key, permission, "EX", CACHE_SECONDS);
+  await deps.redis.set(key, permission, "EX", PERMISSION_CACHE_SECONDS);
   return permission;
 }
 

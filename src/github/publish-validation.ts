@@ -8,8 +8,14 @@ export const VALIDATION_CHECK_NAME = "dstack: workflows.yaml";
 export const VALIDATION_EXTERNAL_ID = "workflows.yaml";
 /** GitHub takes at most 50 annotations per request; more go in later PATCHes (they accumulate). */
 export const ANNOTATIONS_PER_REQUEST = 50;
-/** Problems listed in the summary (all of them are annotations). */
+/** Problems listed in the summary. */
 const PROBLEMS_IN_SUMMARY = 30;
+/**
+ * Annotations sent at most (4 requests): a hostile or generated file with 30,000 problems must not
+ * become 600 PATCHes against the installation's rate budget. Errors come first; the summary says how
+ * many were left out and `dstack validate` lists them all.
+ */
+export const MAX_ANNOTATIONS = 4 * ANNOTATIONS_PER_REQUEST;
 
 type Annotation = {
   path: string;
@@ -33,13 +39,18 @@ export async function publishValidation(
   const { owner, repo } = splitRepo(input.repo);
   const errors = input.problems.filter((p) => p.severity === "error").length;
   const warnings = input.problems.length - errors;
+  // Stable: errors first, each severity in file order.
+  const ordered = [...input.problems].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "error" ? -1 : 1));
+  const annotated = ordered.slice(0, MAX_ANNOTATIONS);
   const summary = truncate(
     render("validation-summary", {
       errors,
       warnings,
       commit: input.commit.slice(0, 12),
-      problems: input.problems.slice(0, PROBLEMS_IN_SUMMARY),
-      problemsOmitted: Math.max(0, input.problems.length - PROBLEMS_IN_SUMMARY),
+      problems: ordered.slice(0, PROBLEMS_IN_SUMMARY),
+      problemsOmitted: Math.max(0, annotated.length - PROBLEMS_IN_SUMMARY),
+      notAnnotated: input.problems.length - annotated.length,
+      annotatedCount: annotated.length,
       workflows: input.workflows.map((w) => ({ name: w.name, triggers: describeTriggers(w) })),
       started: input.started,
     }),
@@ -49,7 +60,7 @@ export async function publishValidation(
     errors > 0
       ? `${errors} error${errors === 1 ? "" : "s"} in .dstack/`
       : `${input.workflows.length} workflow${input.workflows.length === 1 ? "" : "s"}, valid${warnings > 0 ? ` (${warnings} warning${warnings === 1 ? "" : "s"})` : ""}`;
-  const annotations = input.problems.map(toAnnotation);
+  const annotations = annotated.map(toAnnotation);
   const batches: Annotation[][] = [];
   for (let i = 0; i < annotations.length; i += ANNOTATIONS_PER_REQUEST) batches.push(annotations.slice(i, i + ANNOTATIONS_PER_REQUEST));
   const [first = [], ...rest] = batches;

@@ -1,4 +1,4 @@
-import { DstackError } from "../errors.js";
+import { DstackError, GitHubBackoffError } from "../errors.js";
 
 /** Longest wait between two tries of one GitHub request (a minute-long outage is ridden out). */
 export const MAX_RETRY_DELAY_MS = 60_000;
@@ -15,6 +15,7 @@ export const BASE_RETRY_DELAY_MS = 1_000;
 export function githubRetryDelayMs(err: unknown, attempt: number, now: () => number = Date.now): number | undefined {
   const cause = unwrap(err);
   const backoff = Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  if (cause instanceof GitHubBackoffError) return Math.max(cause.retryAfterMs, 250);
   if (cause instanceof DstackError) return cause.code === "unavailable" ? backoff : undefined;
   const status = statusField(cause);
   if (status === undefined) return cause instanceof Error ? backoff : undefined; // network error, Redis hiccup
@@ -30,6 +31,30 @@ export function githubRetryDelayMs(err: unknown, attempt: number, now: () => num
   const reset = Number(headers["x-ratelimit-reset"]);
   if (Number.isFinite(reset) && reset > 0) return Math.min(MAX_RETRY_DELAY_MS, Math.max(reset * 1000 - now(), 1000));
   return MAX_RETRY_DELAY_MS; // GitHub asks for at least a minute when it names no time
+}
+
+/** GitHub's rule when a rate-limit answer names no time: wait at least a minute. */
+export const DEFAULT_RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * How long nothing may be sent to the installation after `err`, when `err` is GitHub saying that a
+ * rate limit was hit (429, or 403 with `retry-after`, `x-ratelimit-remaining: 0` or a "rate limit"
+ * message); `undefined` otherwise. As GitHub's docs say: `retry-after` seconds if given; else, when
+ * `x-ratelimit-remaining` is 0, until `x-ratelimit-reset`; else at least `defaultMs` (one minute).
+ * https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
+ */
+export function rateLimitWindowMs(err: unknown, now: () => number = Date.now, defaultMs = DEFAULT_RATE_LIMIT_WINDOW_MS): number | undefined {
+  const status = statusField(err);
+  const headers = headersOf(err);
+  const limited =
+    status === 429 ||
+    (status === 403 && (headers["retry-after"] !== undefined || headers["x-ratelimit-remaining"] === "0" || /rate limit/i.test(messageOf(err))));
+  if (!limited) return undefined;
+  const retryAfter = Number(headers["retry-after"]);
+  if (headers["retry-after"] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
+  const reset = Number(headers["x-ratelimit-reset"]);
+  if (headers["x-ratelimit-remaining"] === "0" && Number.isFinite(reset) && reset > 0) return Math.max(reset * 1000 - now(), 1000);
+  return defaultMs;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ArtifactStore } from "../artifacts/index.js";
 import { GITHUB_LIMITS, render, truncate } from "../render.js";
 import type { RunStore } from "../runs/run-store.js";
+import { formatDollars, machineFacts } from "../runs/machine-facts.js";
 import { runDuration, STATUS_ICON, STATUS_LABEL } from "../runs/run-view.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import { splitRepo, type GitHubClient } from "./client.js";
@@ -49,7 +50,10 @@ async function commentView(deps: RunCommentDeps, runs: Run[]) {
   const views = await Promise.all(
     runs.map(async (r) => {
       const { links, omitted } = r.status === "done" ? await artifactLinks(deps, r) : { links: [], omitted: 0 };
+      const costDollars = isTerminal(r.status) ? machineFacts(r, now)?.costDollars : undefined;
       return {
+        costDollars,
+        cost: costDollars === undefined ? undefined : formatDollars(costDollars),
         icon: STATUS_ICON[r.status],
         workflow: r.workflow.name,
         statusLabel: STATUS_LABEL[r.status],
@@ -64,8 +68,10 @@ async function commentView(deps: RunCommentDeps, runs: Run[]) {
       };
     }),
   );
+  const costs = views.flatMap((v) => (v.costDollars === undefined ? [] : [v.costDollars]));
   return {
     runs: views,
+    totalCost: costs.length === 0 ? undefined : formatDollars(costs.reduce((a, b) => a + b, 0)),
     commit: (runs[0]?.commit ?? "").slice(0, 7),
     anyArtifacts: views.some((v) => v.artifacts.length > 0),
     expires: `in 7 days (${new Date(now + LINK_TTL_SECONDS * 1000).toISOString().slice(0, 10)})`,

@@ -1,4 +1,4 @@
-import { runArtifactKey, type ArtifactStore } from "../artifacts/index.js";
+import { runArtifactKey, trustedArtifacts, type ArtifactStore } from "../artifacts/index.js";
 import { formatBytes, isImage } from "../runs/run-view.js";
 import type { Run } from "../runs/types.js";
 
@@ -6,9 +6,13 @@ import type { Run } from "../runs/types.js";
 const MAX_LINKS = 50;
 export const LINK_TTL_SECONDS = 7 * 24 * 3600;
 
-/** Download links (presigned or signed, 7 days) for the first `MAX_LINKS` artifact files of a run. */
+/**
+ * Download links (presigned or signed, 7 days) for the first `MAX_LINKS` artifact files of a run,
+ * as its manifest lists them (the run record is not trusted for what is in the store).
+ */
 export async function artifactLinks(deps: { artifacts: ArtifactStore }, run: Run) {
-  const shown = run.artifacts.slice(0, MAX_LINKS);
+  const files = await trustedArtifacts(deps, run.id);
+  const shown = files.slice(0, MAX_LINKS);
   const links = await Promise.all(
     shown.map(async (a) => ({
       path: a.path,
@@ -20,7 +24,7 @@ export async function artifactLinks(deps: { artifacts: ArtifactStore }, run: Run
       }),
     })),
   );
-  return { links, omitted: run.artifacts.length - shown.length };
+  return { links, omitted: files.length - shown.length };
 }
 
 export function runUrl(publicUrl: string, runId: string): string {

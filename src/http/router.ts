@@ -29,6 +29,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   too_large: 413,
   code_unavailable: 409,
   unavailable: 503,
+  // The artifact store (S3) kept failing after the store's own retries: a gateway error, not the caller's.
+  artifact_store: 502,
 };
 
 /**

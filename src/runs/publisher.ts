@@ -8,8 +8,11 @@ import type { Run } from "./types.js";
 export interface RunPublisher {
   /** The run started or its log grew: show status and the log tail. */
   progress(run: Run, logTail: { offset: number; data: Buffer }): Promise<void>;
-  /** The run ended: conclusion, summary, and for comment-started runs one PR comment. */
-  conclude(run: Run, logTail: { offset: number; data: Buffer }): Promise<void>;
+  /**
+   * The run ended: conclusion, summary, and for comment-started runs one PR comment.
+   * `mayBePublished`: an earlier supervisor may have published it before it died; look first.
+   */
+  conclude(run: Run, logTail: { offset: number; data: Buffer }, options?: { mayBePublished?: boolean }): Promise<void>;
 }
 
 export const silentPublisher: RunPublisher = {

@@ -19,14 +19,29 @@ const MUTABLE = [
   "checkRunId",
   "concluded",
   "tags",
+  "provisioningAt",
+  "agentContactAt",
+  "provisioningNotes",
+  "gpusSeen",
+  "approval",
+  "attempts",
+  "interruption",
+  "checkpoint",
 ] as const;
 type MutableField = (typeof MUTABLE)[number];
-export type RunPatch = Partial<Pick<Run, MutableField>>;
+/** Fields a patch may remove by giving `null` (a resumed run leaves its old machine and notice behind). */
+type ClearableField = "machine" | "interruption";
+export type RunPatch = Partial<Pick<Run, Exclude<MutableField, ClearableField>>> & { [K in ClearableField]?: Run[K] | null };
+
+/** Run hash fields of the agent API: raw log bytes received from the current agent, and the masker's held-back bytes. */
+export const RAW_LOG_BYTES_FIELD = "rawLogBytes";
+export const MASK_HELD_FIELD = "logMaskHeld";
 
 /**
  * Compare-and-set of a run's status: moves to ARGV[1] only from one of the statuses in ARGV[2]
- * (comma-separated; empty = any non-terminal), then writes the field pairs that follow.
- * Atomic, so two processes concluding the same run cannot both win.
+ * (comma-separated; empty = any non-terminal), appends `status:ARGV[3];` (the time, ms) to the
+ * run's `history`, then writes the field pairs that follow. Atomic, so two processes concluding the
+ * same run cannot both win, and the history holds exactly the transitions that happened.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -42,9 +57,22 @@ else
 end
 if not ok then return 0 end
 redis.call('HSET', KEYS[1], 'status', '"' .. ARGV[1] .. '"')
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+redis.call('HSET', KEYS[1], 'history', (redis.call('HGET', KEYS[1], 'history') or '') .. ARGV[1] .. ':' .. ARGV[3] .. ';')
+for i = 4, #ARGV, 2 do
+  if ARGV[i + 1] == 'null' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
 end
+return 1
+`;
+
+/** Sets the run's `approval` to ARGV[1] unless it holds an approval already (see `holdForApproval`). */
+const HOLD_FOR_APPROVAL_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'approval')
+if cur and string.find(cur, '"state":"approved"', 1, true) then return 0 end
+redis.call('HSET', KEYS[1], 'approval', ARGV[1])
 return 1
 `;
 
@@ -62,6 +90,18 @@ export interface NewRun {
   variables: Record<string, string>;
   /** Explicit id (planned groups pick ids before creating runs). */
   id?: string;
+  /** Explicit creation time (a run restored from the journal keeps its own). Default: now. */
+  createdAt?: number;
+}
+
+/**
+ * A copy of each unconcluded run kept outside Redis (see RunJournal): written when the run is
+ * created, removed when its conclusion is out, so a Redis that lost its data can be told which
+ * runs it lost.
+ */
+export interface RunJournalSink {
+  record(entry: Required<Pick<NewRun, "id" | "createdAt">> & Omit<NewRun, "id" | "createdAt">): Promise<void>;
+  forget(runId: string): Promise<void>;
 }
 
 export function newRunId(): string {
@@ -87,7 +127,10 @@ export class RunStore {
   readonly prefix: string;
   private readonly now: () => number;
 
-  constructor(deps: { redis: Redis; prefix: string; now?: () => number }) {
+  private readonly journal: RunJournalSink | undefined;
+
+  constructor(deps: { redis: Redis; prefix: string; now?: () => number; journal?: RunJournalSink }) {
+    this.journal = deps.journal;
     this.redis = deps.redis;
     this.prefix = deps.prefix;
     this.now = deps.now ?? Date.now;
@@ -102,7 +145,7 @@ export class RunStore {
   async create(input: NewRun): Promise<{ run: Run; token: string }> {
     const id = input.id ?? newRunId();
     const token = randomBytes(32).toString("base64url");
-    const createdAt = this.now();
+    const createdAt = input.createdAt ?? this.now();
     const run: Run = {
       id,
       repo: input.repo,
@@ -116,6 +159,7 @@ export class RunStore {
       needs: input.needs,
       inputs: input.inputs,
       createdAt,
+      transitions: [{ status: "submitted", at: createdAt }],
       logBytes: 0,
       artifacts: [],
       code: input.code,
@@ -138,7 +182,7 @@ export class RunStore {
       code: run.code,
       variables: run.variables,
     };
-    const fields: Record<string, string> = { doc: JSON.stringify(doc), tokenHash: hashToken(token) };
+    const fields: Record<string, string> = { doc: JSON.stringify(doc), tokenHash: hashToken(token), history: `submitted:${createdAt};` };
     for (const f of MUTABLE) {
       const v = run[f];
       if (v !== undefined) fields[f] = JSON.stringify(v);
@@ -152,6 +196,7 @@ export class RunStore {
       .sadd(this.key("runs", "group", run.groupId), id)
       .zadd(this.key("runs", "commit", run.repo, run.commit), createdAt, id)
       .exec();
+    await this.journal?.record(doc);
     return { run, token };
   }
 
@@ -176,17 +221,27 @@ export class RunStore {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Replaces the agent token (a relaunch hands the new machine a fresh one). */
+  /**
+   * Replaces the agent token (a relaunch hands the new machine a fresh one). The new agent numbers
+   * its log bytes from 0, and the earlier one is refused from now on, so the raw log count restarts.
+   */
   async rotateToken(id: string): Promise<string> {
     const token = randomBytes(32).toString("base64url");
-    await this.redis.hset(this.key("run", id), "tokenHash", hashToken(token));
+    await this.redis.multi().hset(this.key("run", id), "tokenHash", hashToken(token)).hdel(this.key("run", id), RAW_LOG_BYTES_FIELD, MASK_HELD_FIELD).exec();
     return token;
   }
 
   async update(id: string, patch: RunPatch): Promise<void> {
     const fields = encodePatch(patch);
+    // `null` removes the field (see ClearableField), like TRANSITION_LUA does.
+    const cleared = Object.keys(fields).filter((k) => fields[k] === "null");
+    for (const k of cleared) delete fields[k];
+    if (cleared.length > 0) await this.redis.hdel(this.key("run", id), ...cleared);
     if (Object.keys(fields).length > 0) await this.redis.hset(this.key("run", id), fields);
-    if (patch.concluded === true) await this.redis.srem(this.key("runs", "concluding"), id);
+    if (patch.concluded === true) {
+      await this.redis.srem(this.key("runs", "concluding"), id);
+      await this.journal?.forget(id);
+    }
   }
 
   /**
@@ -198,7 +253,7 @@ export class RunStore {
     if (["done", "failed", "stopped", "timed_out"].includes(to) && patch.finishedAt === undefined) {
       patch.finishedAt = this.now();
     }
-    const args: string[] = [to, (options.from ?? []).join(",")];
+    const args: string[] = [to, (options.from ?? []).join(","), String(this.now())];
     for (const [k, v] of Object.entries(encodePatch(patch))) args.push(k, v);
     const redis = this.redis as Redis & { dstackTransition(key: string, ...args: string[]): Promise<number> };
     const res = await redis.dstackTransition(this.key("run", id), ...args);
@@ -208,6 +263,25 @@ export class RunStore {
       await this.redis.multi().srem(this.key("runs", "active"), id).sadd(this.key("runs", "concluding"), id).exec();
     }
     return res === 1;
+  }
+
+  /**
+   * Holds a run for approval (the budget gate) with `message`, unless a writer approved it meanwhile:
+   * atomic, so a supervisor that read the run before the approval never takes the approval back.
+   * Returns false when the run is approved.
+   */
+  async holdForApproval(id: string, message: string): Promise<boolean> {
+    const waiting = JSON.stringify({ state: "waiting", message });
+    const res = await this.redis.eval(HOLD_FOR_APPROVAL_LUA, 1, this.key("run", id), waiting);
+    return res === 1;
+  }
+
+  /**
+   * A machine is being provisioned for the run: its boot time starts at `at` and ends at its agent's
+   * first request (`agentContactAt`, which a relaunch forgets so the new machine's boot is measured).
+   */
+  async startBoot(id: string, at: number): Promise<void> {
+    await this.redis.multi().hset(this.key("run", id), "provisioningAt", String(at)).hdel(this.key("run", id), "agentContactAt").exec();
   }
 
   async heartbeat(id: string): Promise<void> {
@@ -363,6 +437,16 @@ function encodePatch(patch: RunPatch): Record<string, string> {
   return fields;
 }
 
+/** `submitted:1700000000000;provisioning:...;` -> the transitions in order (runs from before the history have none). */
+function decodeHistory(raw: string | undefined): Run["transitions"] {
+  const out: NonNullable<Run["transitions"]> = [];
+  for (const entry of (raw ?? "").split(";")) {
+    const [status = "", at = ""] = entry.split(":");
+    if ((RUN_STATUSES as readonly string[]).includes(status) && /^\d+$/.test(at)) out.push({ status: status as RunStatus, at: Number(at) });
+  }
+  return out;
+}
+
 function decodeRun(h: Record<string, string>): Run {
   const doc = JSON.parse(h.doc ?? "{}") as Omit<Run, MutableField>;
   const mutable: Record<string, unknown> = {};
@@ -375,6 +459,7 @@ function decodeRun(h: Record<string, string>): Run {
   return {
     ...doc,
     ...(mutable as Pick<Run, MutableField>),
+    transitions: decodeHistory(h.history),
     logBytes: Number(mutable.logBytes ?? 0),
     artifacts: (mutable.artifacts as ArtifactFile[] | undefined) ?? [],
     tags: (mutable.tags as string[] | undefined) ?? [],

@@ -16,11 +16,15 @@ export const MIN_SECRET_LENGTH = 4;
  *   header): the value can start at byte offset 0, 1 or 2 of a 3-byte group, so for each offset the
  *   characters that depend on the value's bytes alone, plus the value's own end with and without
  *   `=` padding (when the value ends the encoded text); in the standard and the URL-safe alphabet;
- * - `encodeURIComponent` and form (`+` for space) encoding, with upper- and lower-case hex;
- * - JSON string escaping, as JavaScript writes it and with non-ASCII as `\uXXXX` (Python's default).
+ * - percent-encoding as programs write it, with upper- and lower-case hex: JavaScript's
+ *   `encodeURIComponent` (leaves `!'()*`), form encoding (`+` for space, `~` encoded), and strict
+ *   RFC 3986 (Python's `quote(safe="")` and `quote_plus`, curl's `--data-urlencode`, Go's
+ *   `QueryEscape`: only `A-Za-z0-9-._~` left as they are), with `%20` and with `+`;
+ * - JSON string escaping, as JavaScript writes it and with non-ASCII as `\uXXXX` (Python's default);
+ * - Python's `repr` (`print(os.environ)`, a dict or a list holding the value: `\'`, `\\`, `\n`).
  * Forms shorter than MIN_SECRET_LENGTH are dropped. Not covered (documented limits, as in GitHub
- * Actions): other transformations (hex, gzip, reversed, split with separators), and a value
- * shorter than MIN_SECRET_LENGTH.
+ * Actions): other transformations (hex, gzip, reversed, split with separators, base64 wrapped
+ * into lines, shell quoting such as `printf %q`), and a value shorter than MIN_SECRET_LENGTH.
  */
 export function secretForms(value: string): string[] {
   if (value.length < MIN_SECRET_LENGTH) return [];
@@ -31,14 +35,32 @@ export function secretForms(value: string): string[] {
   for (const v of new Set([value, raw])) for (const b of base64Forms(Buffer.from(v, "utf8"))) forms.add(b);
   const uri = encodeURIComponent(raw);
   const form = new URLSearchParams([["", raw]]).toString().slice(1);
-  for (const u of [uri, form]) {
+  const strict = uri.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  for (const u of [uri, form, strict, strict.replace(/%20/g, "+")]) {
     forms.add(u);
     forms.add(u.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
   }
   const json = JSON.stringify(raw).slice(1, -1);
   forms.add(json);
   forms.add(json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  forms.add(pythonRepr(raw));
   return [...forms].filter((f) => Buffer.byteLength(f, "utf8") >= MIN_SECRET_LENGTH && f.trim().length >= MIN_SECRET_LENGTH);
+}
+
+/**
+ * The inside of Python's `repr` of a str: single quotes unless the text has `'` and no `"`; the
+ * chosen quote, `\\`, `\n`, `\r`, `\t` escaped, other control characters as `\xNN`; printable
+ * non-ASCII characters as they are (Python 3).
+ */
+function pythonRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const named: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", [quote]: `\\${quote}` };
+  let out = "";
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out += named[c] ?? (code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : c);
+  }
+  return out;
 }
 
 /** Offsets 0, 1, 2: the first base64 character that depends on the value's bits only, per offset. */

@@ -4,6 +4,8 @@ import type { RunnerBackend } from "../../runners/types.js";
 import type { LogStore } from "./log-store.js";
 import type { RunPublisher } from "./publisher.js";
 import type { RunStore } from "./run-store.js";
+import { currentAttempt, describeInterruption, interruptedAttempt, MAX_RUN_ATTEMPTS } from "./run-attempts.js";
+import type { TestPointHook } from "./test-point.js";
 import { isTerminal, type Run, type RunStatus } from "./types.js";
 
 export interface SuperviseOptions {
@@ -34,6 +36,11 @@ export interface SuperviseDeps {
   /** Environment that lets the agent reach this service for `run` with `token`. */
   agentEnv(run: Run, token: string): Record<string, string>;
   enqueueRun(runId: string): Promise<void>;
+  /**
+   * The budget gate (DSTACK_EC2_BUDGET_PER_DAY): why `run` must wait for a writer's approval before
+   * it gets a machine, or undefined when it may start. Absent: every run may start.
+   */
+  admission?(run: Run): Promise<string | undefined>;
   log: Pick<Logger, "info" | "warn" | "error">;
   options: SuperviseOptions;
   now?: () => number;
@@ -42,6 +49,8 @@ export interface SuperviseDeps {
    * or undefined when retrying cannot help. Default: 1 s doubling up to 60 s, for 10 tries.
    */
   retryDelayMs?(err: unknown, attempt: number): number | undefined;
+  /** Fault tests hold the supervisor at these moments to kill its process there. */
+  testPoint?: TestPointHook;
 }
 
 /** A conclusion is published within about half an hour of GitHub coming back, or given up on. */
@@ -64,8 +73,13 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
   let run = await deps.store.find(runId);
   if (run === undefined || run.concluded) return;
   const log = deps.log;
+  log.info({ runId, status: run.status, machine: run.machine?.id }, "supervising run");
+  // Ended before this supervisor started (its predecessor died around the conclusion): the
+  // conclusion may be out already, so the publisher looks before it publishes again.
+  const endedBefore = isTerminal(run.status);
 
   if (run.status === "submitted") {
+    await deps.testPoint?.("queued", run);
     const ready = run.stopRequested !== undefined ? "stop" : await checkNeeds(deps, run);
     if (ready === "wait") return;
     if (ready === "stop") {
@@ -77,15 +91,15 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
       const refusal = deps.backend.check(run);
       if (refusal !== undefined) {
         await deps.store.transition(run.id, "failed", { from: ["submitted"], patch: { reason: refusal } });
+      } else if (await waitsForApproval(deps, run)) {
+        return;
       } else if (await deps.store.transition(run.id, "provisioning", { from: ["submitted"], patch: { heartbeatAt: now() } })) {
         await launch(deps, await deps.store.get(run.id), signal);
       }
     }
     run = await deps.store.get(runId);
-  } else if (run.status === "provisioning" && run.machine === undefined) {
-    // Crashed between the transition and the launch: launch again (the token rotates, so a
-    // half-started earlier agent, if any, is refused and stops by itself).
-    await launch(deps, run, signal);
+  } else if (run.machine === undefined && !isTerminal(run.status)) {
+    await adoptOrLaunch(deps, run, signal);
     run = await deps.store.get(runId);
   }
 
@@ -101,15 +115,21 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
       await endRun(deps, run, run.stopRequested.startsWith("timed out") ? "timed_out" : "stopped", run.stopRequested);
     } else if (t - startedAt > deps.options.maxRunMinutes * 60_000) {
       await endRun(deps, run, "timed_out", `timed out after ${deps.options.maxRunMinutes} minutes (DSTACK_MAX_RUN_MINUTES)`);
-    } else if (run.machine !== undefined) {
+    } else if (run.interruption?.reportedAt !== undefined) {
+      await resumeAfterInterruption(deps, run, signal);
+    } else if (run.machine !== undefined || run.status === "running" || run.status === "uploading") {
       const silentMs = t - (run.heartbeatAt ?? startedAt);
-      const state = await deps.backend.state(run.machine);
+      // An agent that reported without its machine being recorded: only its heartbeats tell.
+      const state = run.machine === undefined ? "running" : await deps.backend.state(run.machine);
       // Until the agent reports, the machine may still be booting (an EC2 instance takes minutes).
       const leaseMs = run.status === "provisioning" ? Math.max(deps.options.heartbeatLeaseMs, deps.backend.bootTimeoutMs ?? 0) : deps.options.heartbeatLeaseMs;
       if (state === "gone" || silentMs > leaseMs) {
         // The agent reports its end before it exits, so a run still active here is really lost.
         const fresh = await deps.store.get(run.id);
-        if (!isTerminal(fresh.status)) {
+        if (!isTerminal(fresh.status) && fresh.interruption !== undefined) {
+          // The spot instance was taken back before its agent reported: resume from the last complete checkpoint set.
+          await resumeAfterInterruption(deps, fresh, signal);
+        } else if (!isTerminal(fresh.status)) {
           const why = state === "gone" ? "the runner process exited without reporting" : `no heartbeat for ${Math.round(silentMs / 1000)} s`;
           log.warn({ runId: run.id, why }, "runner lost");
           await endRun(deps, fresh, "failed", `runner lost: ${why}`);
@@ -123,17 +143,57 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
       lastPublishAt = t;
       lastPublishedBytes = run.logBytes;
       lastPublishedStatus = run.status;
-      try {
-        await publisher.progress(run, await deps.logs.tail(run.id, deps.options.tailBytes));
-      } catch (err) {
-        // A failed log-tail update never fails a run; the next tick tries again.
-        log.warn({ runId: run.id, err }, "publishing progress failed");
-      }
+      await publishProgress(deps, publisher, run);
     }
     await sleep(deps.options.pollMs, signal);
     run = await deps.store.get(runId);
   }
-  await conclude(deps, run, publisher, signal);
+  await conclude(deps, run, publisher, signal, endedBefore);
+}
+
+/**
+ * The supervisor before this one died between moving the run on and recording its machine: the
+ * agent it started, if the backend finds it, is adopted (its token stays valid); a run still in
+ * `provisioning` without one is launched (the token rotates, so a half-started agent the backend
+ * could not see is refused and stops by itself). A reporting agent without a recorded machine is
+ * left to the heartbeat lease.
+ */
+async function adoptOrLaunch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
+  const found = await deps.backend.find?.(run);
+  if (found !== undefined) {
+    await deps.store.update(run.id, { machine: found, heartbeatAt: Math.max(run.heartbeatAt ?? 0, (deps.now ?? Date.now)()) });
+    deps.log.info({ runId: run.id, machine: found.description }, "adopted the machine started before a crash");
+  } else if (run.status === "provisioning") {
+    await launch(deps, run, signal);
+  }
+}
+
+/** Shows the run's state and log tail; a failed update never fails a run (the next one tries again). */
+async function publishProgress(deps: SuperviseDeps, publisher: RunPublisher, run: Run): Promise<void> {
+  try {
+    await publisher.progress(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+  } catch (err) {
+    deps.log.warn({ runId: run.id, err }, "publishing progress failed");
+  }
+}
+
+/**
+ * Holds a run whose repository is over its daily budget in `submitted` until a writer approves it
+ * (`/dstack approve`, the API), saying why in its check run. The reaper supervises it again now and
+ * then, so it also starts by itself once the budget allows (a new UTC day).
+ */
+async function waitsForApproval(deps: SuperviseDeps, run: Run): Promise<boolean> {
+  if (deps.admission === undefined || run.approval?.state === "approved") return false;
+  const message = await deps.admission(run);
+  if (message === undefined) return false;
+  // Approved while the budget was summed: go on (the approval is never written over).
+  if (!(await deps.store.holdForApproval(run.id, message))) return false;
+  // Published once: the reaper's later looks do not update the check run again.
+  if (run.approval?.state !== "waiting") {
+    deps.log.info({ runId: run.id, message }, "run waits for approval");
+    await publishProgress(deps, await deps.publisherFor(run), await deps.store.get(run.id));
+  }
+  return true;
 }
 
 async function checkNeeds(deps: SuperviseDeps, run: Run): Promise<"ok" | "wait" | string> {
@@ -162,17 +222,34 @@ function dependencyEndedReason(workflow: string, status: RunStatus): string {
 
 async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
   const token = await deps.store.rotateToken(run.id);
+  // Each machine's boot time runs from here to its agent's first request.
+  await deps.store.startBoot(run.id, (deps.now ?? Date.now)());
   // Provisioning steps a user should see ("no g5.xlarge capacity in us-east-1a, trying us-east-1b")
-  // go to the run's log, one after the other, before the agent's first line.
+  // go to the run's log, one after the other, before the agent's first line, and to the run's
+  // notes, which its check run shows at once (the summary lists them all at the end).
   let logged = Promise.resolve();
+  const notes = [...(run.provisioningNotes ?? [])];
+  let queued = 0;
+  let publisher: Promise<RunPublisher> | undefined;
   const progress = (message: string) => {
     deps.log.info({ runId: run.id, message }, "provisioning");
+    notes.push(message);
+    queued++;
     logged = logged
-      .then(() => appendLogLine(deps, run.id, `[dstack] ${message}\n`))
-      .catch((err: unknown) => deps.log.warn({ runId: run.id, err }, "writing a provisioning message to the log failed"));
+      .then(async () => {
+        // A burst of messages (EC2 answering fast) makes one check-run update that shows them all.
+        const last = --queued === 0;
+        await appendLogLine(deps, run.id, `[dstack] ${message}\n`);
+        await deps.store.update(run.id, { provisioningNotes: [...notes] });
+        if (!last) return;
+        publisher ??= deps.publisherFor(run);
+        await publishProgress(deps, await publisher, await deps.store.get(run.id));
+      })
+      .catch((err: unknown) => deps.log.warn({ runId: run.id, err }, "recording a provisioning message failed"));
   };
   try {
-    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal, progress });
+    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal, progress, attempt: currentAttempt(run) });
+    await deps.testPoint?.("launched", run);
     await logged;
     await deps.store.update(run.id, { machine, heartbeatAt: (deps.now ?? Date.now)() });
     deps.log.info({ runId: run.id, machine: machine.description }, "machine ready");
@@ -181,6 +258,33 @@ async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promi
     const message = err instanceof Error ? err.message : String(err);
     await deps.store.transition(run.id, "failed", { patch: { reason: `could not start a runner: ${message}` } });
   }
+}
+
+/**
+ * A spot interruption is not a failure: the attempt is recorded (machine, time, checkpoint set), its
+ * machine released, and the run goes back to `provisioning` for a new attempt on a new machine,
+ * whose agent restores the checkpoint set before the workflow starts. One transition records the
+ * attempt and clears the notice and the machine, so a supervisor that dies here resumes it once.
+ */
+async function resumeAfterInterruption(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
+  if (run.interruption === undefined) return;
+  const ended = interruptedAttempt(run, run.interruption);
+  const attempts = [...(run.attempts ?? []), ended];
+  // Released before the run moves on, so nothing (`find` after a crash, the reconciler) takes it for the new attempt's machine.
+  if (run.machine !== undefined) await deps.backend.release(run.machine);
+  if (attempts.length >= MAX_RUN_ATTEMPTS) {
+    const reason = `${describeInterruption(ended)}: the run was interrupted ${attempts.length} times, the most it is resumed after`;
+    await deps.store.transition(run.id, "failed", { patch: { attempts, interruption: null, reason } });
+    return;
+  }
+  const from = ["provisioning", "running", "uploading"] as const;
+  if (!(await deps.store.transition(run.id, "provisioning", { from, patch: { attempts, interruption: null, machine: null, heartbeatAt: (deps.now ?? Date.now)() } }))) return;
+  const restore = run.checkpoint !== undefined ? `from the checkpoint of attempt ${run.checkpoint.attempt} (${run.checkpoint.files.length} file(s))` : "from the beginning (no checkpoint was saved)";
+  deps.log.info({ runId: run.id, attempt: attempts.length + 1, interrupted: ended.machine }, "resuming an interrupted run");
+  await appendLogLine(deps, run.id, `[dstack] ${describeInterruption(ended)}; resuming in attempt ${attempts.length + 1} of at most ${MAX_RUN_ATTEMPTS}, ${restore}\n`);
+  await launch(deps, await deps.store.get(run.id), signal);
+  const resumed = await deps.store.get(run.id);
+  if (resumed.machine !== undefined) await appendLogLine(deps, run.id, `[dstack] resumed on ${resumed.machine.description}\n`);
 }
 
 async function appendLogLine(deps: Pick<SuperviseDeps, "store" | "logs">, runId: string, line: string): Promise<void> {
@@ -194,7 +298,7 @@ async function endRun(deps: SuperviseDeps, run: Run, status: RunStatus, reason: 
   await deps.store.transition(run.id, status, { patch: { reason } });
 }
 
-async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal): Promise<void> {
+async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal, mayBePublished: boolean): Promise<void> {
   if (run.machine !== undefined) await deps.backend.release(run.machine);
   await deps.logs.finish(run.id);
   const file = deps.logs.openFile(run.id);
@@ -208,7 +312,8 @@ async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher, 
     // Git tags pushed while the run was going name it too (`depends-on: [train:v1]`).
     await deps.store.applyGitTags(run);
   }
-  await publishConclusion(deps, run, publisher, signal);
+  await publishConclusion(deps, run, publisher, signal, mayBePublished);
+  await deps.testPoint?.("concluding", run);
   await deps.store.update(run.id, { concluded: true });
   deps.log.info({ runId: run.id, status: run.status, reason: run.reason }, "run concluded");
   // Wake the runs that wait on this one: they start, or fail because this one did not succeed.
@@ -222,11 +327,11 @@ async function conclude(deps: SuperviseDeps, run: Run, publisher: RunPublisher, 
  * with backoff, and the run stays `concluded: false` (a shutdown leaves it to the reaper, which
  * hands it to another supervisor). A permanent refusal (the check run was deleted) is logged.
  */
-async function publishConclusion(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal): Promise<void> {
+async function publishConclusion(deps: SuperviseDeps, run: Run, publisher: RunPublisher, signal: AbortSignal, mayBePublished: boolean): Promise<void> {
   const retryDelayMs = deps.retryDelayMs ?? defaultRetryDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      await publisher.conclude(run, await deps.logs.tail(run.id, deps.options.tailBytes));
+      await publisher.conclude(run, await deps.logs.tail(run.id, deps.options.tailBytes), { mayBePublished });
       return;
     } catch (err) {
       const delay = attempt < MAX_CONCLUDE_ATTEMPTS ? retryDelayMs(err, attempt) : undefined;

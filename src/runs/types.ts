@@ -50,6 +50,45 @@ export interface CodeOverlay {
   deleted: string[];
 }
 
+/** A set of checkpoint files saved by one attempt (`runs/<id>/checkpoints/<attempt>/<path>` in the artifact store). */
+export interface CheckpointSet {
+  attempt: number;
+  files: ArtifactFile[];
+  savedAt: number;
+}
+
+/**
+ * The current attempt's spot interruption notice: recorded when the agent reports it, `reportedAt`
+ * once the agent has stopped the workflow and saved the checkpoint paths (or given up on it).
+ */
+export interface Interruption {
+  /** The attempt it ended (1-based). */
+  attempt: number;
+  noticedAt: number;
+  /** When EC2 said it takes the instance back (ISO time from the metadata service), if it said. */
+  actionAt?: string;
+  reportedAt?: number;
+}
+
+/** An earlier attempt of a run, ended by a spot interruption; the run went on in a new attempt. */
+export interface RunAttempt {
+  attempt: number;
+  /** The machine's description, and its instance type and market where the backend says (EC2). */
+  machine: string;
+  instanceType?: string;
+  market?: string;
+  zone?: string;
+  interruptedAt: number;
+  /** The checkpoint files it saved (none when the workflow declares no `checkpoints` or saving failed). */
+  checkpointFiles: number;
+  checkpointBytes: number;
+  checkpointSavedAt?: number;
+  /** Its machine's hourly price, GPUs and launch (EC2), so the run's cost and budget count this attempt too. */
+  pricePerHour?: number;
+  gpuCount?: number;
+  launchedAt?: number;
+}
+
 export interface Run {
   id: string;
   /** `owner/name`. */
@@ -71,6 +110,8 @@ export interface Run {
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
+  /** Every status the run entered, with its time (ms), oldest first (run-store.ts records them atomically). */
+  transitions?: Array<{ status: RunStatus; at: number }>;
   machine?: Machine;
   heartbeatAt?: number;
   exitCode?: number;
@@ -84,7 +125,32 @@ export interface Run {
    */
   code: { kind: "github"; overlay?: CodeOverlay } | { kind: "upload"; key: string };
   tags: string[];
+  /** Earlier attempts ended by spot interruptions, oldest first (absent when the run never was interrupted). */
+  attempts?: RunAttempt[];
+  /** The current attempt got a spot interruption notice; the supervisor resumes the run in a new attempt. */
+  interruption?: Interruption;
+  /** The latest complete checkpoint set, restored into the working dir before the next attempt. */
+  checkpoint?: CheckpointSet;
   /** True once the conclusion was published (check run, comment, dependents). */
   concluded: boolean;
   variables: Record<string, string>;
+  /** When the run entered `provisioning`: the start of its boot time. */
+  provisioningAt?: number;
+  /** The agent's first request (`GET /job`): the end of its machine's boot time. */
+  agentContactAt?: number;
+  /** What the backend reported while it looked for a machine ("no g5.xlarge capacity in us-east-1a, trying us-east-1b"), in order. */
+  provisioningNotes?: string[];
+  /** GPUs the agent found on its machine (`nvidia-smi`), when it looked. */
+  gpusSeen?: GpuSeen[];
+  /** The budget gate (DSTACK_EC2_BUDGET_PER_DAY): the run waits for a writer's approval, or got it. */
+  approval?: RunApproval;
 }
+
+/** A GPU as `nvidia-smi` names it on the run's machine. */
+export interface GpuSeen {
+  name: string;
+  memoryMiB: number;
+}
+
+/** `waiting`: held in `submitted` until a writer approves (`message` says why); `approved`: let through by `by`. */
+export type RunApproval = { state: "waiting"; message: string } | { state: "approved"; by: string; at: number };

@@ -36,7 +36,9 @@ export function checkDependencyGraph(nodes: readonly GraphNode[]): void {
   // Each node's edges once: findCycles asks for them again at every step of its walk.
   const adjacency = new Map<string, string[]>();
   for (const [name, node] of byName) {
-    adjacency.set(name, node.dependencies.flatMap((d) => (d.ref.kind === "workflow" && d.ref.repo === undefined ? [d.ref.workflow] : [])));
+    const targets: string[] = [];
+    for (const { ref } of node.dependencies) if (ref.kind === "workflow" && ref.repo === undefined) targets.push(ref.workflow);
+    adjacency.set(name, targets);
   }
   const edges = (name: string): string[] => adjacency.get(name) ?? [];
   for (const cycle of findCycles([...byName.keys()], edges)) {

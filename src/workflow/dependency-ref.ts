@@ -40,6 +40,7 @@ export function parseTagRef(text: string): TagDependency | { error: string } {
 }
 
 function splitRepo(text: string): { repo?: string; rest: string; error?: string } {
+  if (!text.includes("/")) return { rest: text };
   const parts = text.split("/");
   if (parts.length === 1) return { rest: text };
   if (parts.length === 3 && parts.every((p, i) => (i < 2 ? WORD.test(p) : p !== ""))) {

@@ -36,6 +36,8 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
     if (candidate === word) continue;
+    // The distance is at least the difference in length: a 200 KB value must not build a 200,000-row table.
+    if (Math.abs(candidate.length - folded.length) > budget) continue;
     const distance = editDistance(folded, fold(candidate));
     if (distance < bestDistance || (distance === bestDistance && best !== undefined && candidate < best)) {
       best = candidate;

@@ -59,9 +59,19 @@ export class FileReporter {
       column: from.column,
       severity,
       code,
-      message,
+      message: printable(message),
       endLine: to.line,
       endColumn: to.column,
     });
   }
+}
+
+/** Messages quote the user's text; a 200 KB value or a NUL must not reach a terminal or an annotation as is. */
+const MAX_MESSAGE = 2000;
+
+/** Control characters (but line breaks and tabs) as `\u0000` escapes, and at most `MAX_MESSAGE` characters. */
+function printable(message: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it replaces
+  const escaped = message.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return escaped.length > MAX_MESSAGE ? `${escaped.slice(0, MAX_MESSAGE - 1)}…` : escaped;
 }

@@ -5,7 +5,7 @@ export type { SourceFileKind } from "./load-workflows.js";
 export { planRunGroup } from "./plan-run-group.js";
 export { applyResourceOverrides } from "./apply-resource-overrides.js";
 export { formatProblem, hasErrors } from "./format-problem.js";
-export { hasAbsoluteArtifacts, normaliseArtifactPath } from "./artifact-path.js";
+export { hasAbsoluteArtifacts, normaliseArtifactPath, normaliseCheckpointPath } from "./artifact-path.js";
 export { parseDependencyRef, formatDependencyRef } from "./dependency-ref.js";
 export { parseMemorySizeMiB } from "./memory-size.js";
 export { EXECUTABLE_PROVIDERS, unsupportedProviderMessage } from "./provider-registry.js";

@@ -48,9 +48,11 @@ export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, pa
   const providers = collectProviders(parsed.filter((p) => p.kind === "providers").flatMap((p) => readProvidersFile(p.yaml)));
   const sections = collectSections(parsed.filter((p) => p.kind === "variables").flatMap((p) => readVariablesFile(p.yaml)));
   const overrides = options.variables ?? {};
+  const fromCommandLine: ReadonlySet<string> = new Set(Object.keys(overrides));
   const scopeFor = (workflow: string) => ({
-    variables: { ...sections.get("global")?.values, ...sections.get(workflow)?.values, ...overrides },
+    variables: Object.assign({}, sections.get("global")?.values, sections.get(workflow)?.values, overrides),
     defineHint: `\`.dstack/variables.yaml\` under \`${workflow || "WORKFLOW"}:\` or \`global:\``,
+    fromCommandLine,
   });
 
   const nodes: GraphNode[] = [];

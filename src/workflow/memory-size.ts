@@ -1,4 +1,5 @@
-const UNIT_MIB: Readonly<Record<string, number>> = {
+/** A Map: the unit is a fresh string each time, which a Map hashes faster than an object looks it up. */
+const UNIT_MIB: ReadonlyMap<string, number> = new Map(Object.entries({
   "": 1,
   k: 1 / 1024,
   kb: 1 / 1024,
@@ -12,7 +13,7 @@ const UNIT_MIB: Readonly<Record<string, number>> = {
   t: 1024 * 1024,
   tb: 1024 * 1024,
   tib: 1024 * 1024,
-};
+}));
 
 /**
  * Parses a memory size into MiB: `16GB` -> 16384, `512MB` -> 512, `1.5GiB` -> 1536, `1024` -> 1024.
@@ -22,7 +23,7 @@ const UNIT_MIB: Readonly<Record<string, number>> = {
 export function parseMemorySizeMiB(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(text);
   if (!match) return undefined;
-  const factor = UNIT_MIB[(match[2] ?? "").toLowerCase()];
+  const factor = UNIT_MIB.get((match[2] ?? "").toLowerCase());
   if (factor === undefined) return undefined;
   const mib = Number(match[1]) * factor;
   return Number.isFinite(mib) ? Math.ceil(mib - 1e-9) : undefined;

@@ -3,6 +3,7 @@ import type { State } from "js-yaml";
 import { Alias, isScalar, Scalar, Schema } from "yaml";
 import type { Node, Pair, ScalarTag, YAMLMap, YAMLSeq } from "yaml";
 import { makeMap, makePair, makeScalar, makeSeq } from "./yaml-node-factory.js";
+import { MAX_NESTING } from "./yaml-limits.js";
 
 /** A YAML file read by the fast front end: the same node tree `parseDocument` builds, and where each alias points. */
 export interface FastYaml {
@@ -128,7 +129,9 @@ class TreeBuilder {
         this.frames.push(frame);
       }
       frame.open = state.position;
-      this.depth++;
+      // js-yaml recurses per level: stop it long before the stack ends (V8 aborts the whole process
+      // when a regular expression compiles with the stack nearly full); parseDocument reports the depth.
+      if (++this.depth > MAX_NESTING) throw new Unsupported();
       return;
     }
     this.depth--;
@@ -362,7 +365,10 @@ class TreeBuilder {
     const column = this.column(start);
     for (let i = 0; i < frame.children.length; i += 2) {
       const key = (frame.children[i] as Child).node;
-      if (this.column(key.range?.[0] ?? -1) !== column) throw new Unsupported();
+      const [keyStart, keyEnd] = key.range ?? [-1, -1];
+      if (this.column(keyStart) !== column) throw new Unsupported();
+      // parseDocument refuses a `:` more than 1024 characters from its key's start; js-yaml does not.
+      if (this.skipSpaces(keyEnd) - keyStart > 1024) throw new Unsupported();
       this.endsLine(frame.children[i + 1] as Child, column);
     }
     const last = frame.children[frame.children.length - 1];

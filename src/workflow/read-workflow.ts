@@ -22,7 +22,7 @@ export interface WorkflowReadContext {
   /** Names of the providers of `.dstack/providers.yaml`. */
   customProviders: ReadonlySet<string>;
   /** The variables a workflow sees, and where to define a missing one (for messages). */
-  scopeFor(workflow: string): Pick<SubstitutionScope, "variables" | "defineHint">;
+  scopeFor(workflow: string): Pick<SubstitutionScope, "variables" | "defineHint" | "fromCommandLine">;
   run: LoadOptions["run"];
 }
 
@@ -41,14 +41,15 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
   const entries = yaml.entries(item);
   const nameEntry = entries.find((e) => e.key === "name");
   const name = readName(nameEntry, item, entries, yaml);
-  const { variables: visible, defineHint } = context.scopeFor(name ?? "");
-  const scope: SubstitutionScope = context.run ? { variables: visible, defineHint, run: context.run } : { variables: visible, defineHint };
+  const { variables: visible, defineHint, fromCommandLine } = context.scopeFor(name ?? "");
+  const scope: SubstitutionScope = context.run ? { variables: visible, defineHint, fromCommandLine, run: context.run } : { variables: visible, defineHint, fromCommandLine };
   let usesRunArgs = false;
   const dependencies: LocatedDependency[] = [];
   const ctx: FieldContext = {
     yaml,
     report: yaml.report,
     text: (node) => substituteVariables(scalarSource(node), node, scope, yaml.report, () => (usesRunArgs = true)),
+    shellText: (node) => substituteVariables(scalarSource(node), node, scope, yaml.report, () => (usesRunArgs = true), true),
     workflow: name ?? "",
     provider: "",
     dependencies,
@@ -120,8 +121,9 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
     if (entry !== undefined) reportShellVariables(entry.value, yaml, legacy, variables);
   }
   workflow.dependsOn = dependencies.map((d) => d.ref);
-  workflow.env = { ...variableEnv(variables), ...workflow.env };
-  workflow.variables = { ...variables };
+  // Object.assign, not spreads: this runs per workflow, and spreading objects of several shapes is slow in V8.
+  workflow.env = Object.assign(variableEnv(variables), workflow.env);
+  workflow.variables = Object.assign({}, variables);
   if (usesRunArgs) workflow.usesRunArgs = true;
   if (provider?.kind === "custom") workflow.providerSource = { kind: "custom" };
   if (provider?.kind === "repo") workflow.providerSource = { kind: "repo", repo: provider.repo };

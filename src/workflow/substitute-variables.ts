@@ -1,7 +1,7 @@
 import type { Scalar } from "yaml";
 import { didYouMean } from "./did-you-mean.js";
 import type { FileReporter } from "./file-reporter.js";
-import { shellJoin } from "./shell-quote.js";
+import { shellJoin, shellQuote } from "./shell-quote.js";
 
 /** What `${{ ... }}` may refer to in one workflow. */
 export interface SubstitutionScope {
@@ -11,6 +11,8 @@ export interface SubstitutionScope {
   run?: { name?: string; args?: readonly string[] };
   /** Where to define a missing variable, for the error message (`.dstack/variables.yaml` under `train:`). */
   defineHint: string;
+  /** Names whose value came from the command line (a PR comment, `dstack run --name value`): quoted in shell lines. */
+  fromCommandLine?: ReadonlySet<string>;
 }
 
 const EXPRESSION = /\$\{\{([^}]*)\}\}/g;
@@ -19,6 +21,8 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 /**
  * Replaces every `${{ name }}` in a scalar's text. Unknown names and malformed expressions are
  * reported at their exact position and left as written. `onRunArgs` is told when `${{ run.args }}` is used.
+ * In a shell line (`shell`), a value from the command line is shell-quoted like `${{ run.args }}`:
+ * the repository's own variables are trusted shell text, a commenter's are one word.
  */
 export function substituteVariables(
   text: string,
@@ -26,6 +30,7 @@ export function substituteVariables(
   scope: SubstitutionScope,
   report: FileReporter,
   onRunArgs: () => void,
+  shell = false,
 ): string {
   if (!text.includes("${{")) return text;
   const raw = rawSource(node, report);
@@ -42,7 +47,7 @@ export function substituteVariables(
       return whole;
     }
     const value = scope.variables[name];
-    if (value !== undefined) return value;
+    if (value !== undefined) return shell && scope.fromCommandLine?.has(name) === true ? shellQuote(value) : value;
     const hint = didYouMean(name, [...Object.keys(scope.variables), "run.name", "run.args"]);
     const define = `define it in ${scope.defineHint}, or pass \`--${name} VALUE\` to \`dstack run\``;
     report.error(where, "unknown-variable", `unknown variable \`${name}\`${hint ? `${hint} Otherwise ${define}` : `: ${define}`}`);

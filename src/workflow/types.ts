@@ -92,6 +92,12 @@ export interface Workflow {
   /** Relative to the repository root; undefined means the root. */
   workingDir?: string;
   artifacts: ArtifactSpec[];
+  /**
+   * `checkpoints:` paths relative to the working dir (normalised, never absolute or with `..`): saved
+   * to the artifact store when a spot instance is interrupted and restored before the next attempt.
+   * Absent when the workflow declares none.
+   */
+  checkpoints?: string[];
   resources: Resources;
   dependsOn: DependencyRef[];
   /** Number of ports to expose (`ports: N`, or a list's length). */

@@ -1,13 +1,15 @@
-import { isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
-import type { Alias, Document, Node, Scalar, YAMLMap } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, visit } from "yaml";
+import type { Alias, Document, Node, Range, Scalar, YAMLMap } from "yaml";
 import { FileReporter } from "./file-reporter.js";
 import { parseYamlFast } from "./parse-yaml-fast.js";
+import { scanYaml } from "./scan-yaml.js";
+import { aliasTargets, parseDocumentWithin, withinYamlLimits } from "./yaml-limits.js";
 import type { Problem, SourceFile } from "./types.js";
 
 /**
- * How a file is parsed: `auto` tries the fast front end (js-yaml, see `parseYamlFast`) and falls
- * back to the `yaml` package's `parseDocument`; `full` always uses `parseDocument`. Internal: tests
- * use `full` to check that both give the same result.
+ * How a file is parsed: `auto` tries the one-pass scanner (`scanYaml`), then the js-yaml front end
+ * (`parseYamlFast`), and falls back to the `yaml` package's `parseDocument`; `full` always uses
+ * `parseDocument`. Internal: tests use `full` to check that the fast ones give the same result.
  */
 export type YamlParseMode = "auto" | "full";
 
@@ -28,34 +30,73 @@ export class YamlFile {
   readonly root: Node | null;
   /** Which parser read the file: `fast` (valid, plain YAML) or `full` (anything else, or when asked). */
   readonly parsedBy: "fast" | "full";
+  /** Which front end read it: `scanner` and `js-yaml` are the two fast ones. */
+  readonly frontEnd: "scanner" | "js-yaml" | "parseDocument";
   private readonly target: (alias: Alias) => unknown;
 
   constructor(file: SourceFile, sink: Problem[], mode: YamlParseMode = "auto") {
     this.report = new FileReporter(file.path, file.text, sink);
-    // A file the fast front end reads has no syntax error, warning or duplicate key to report.
+    // A file a fast front end reads has no syntax error, warning or duplicate key to report.
+    const scanned = mode === "auto" ? scanYaml(file.text) : undefined;
+    if (scanned !== undefined) {
+      // Nothing to resolve or limit: the scanner reads no alias, and stops short of MAX_NESTING.
+      this.parsedBy = "fast";
+      this.frontEnd = "scanner";
+      this.target = () => undefined;
+      this.root = scanned;
+      return;
+    }
     const fast = mode === "auto" ? parseYamlFast(file.text) : undefined;
     if (fast !== undefined) {
       this.parsedBy = "fast";
+      this.frontEnd = "js-yaml";
       this.target = (alias) => fast.aliases.get(alias);
-      this.root = this.resolve(fast.root);
+      const root = this.resolve(fast.root);
+      this.root = root !== null && withinYamlLimits(root, this.target, this.report) ? root : null;
       return;
     }
     this.parsedBy = "full";
+    this.frontEnd = "parseDocument";
     // uniqueKeys: false so that we report duplicates ourselves, with both positions (dstack kept the last).
-    const doc = parseDocument(file.text, { uniqueKeys: false, prettyErrors: false });
-    this.target = (alias) => alias.resolve(doc);
+    const doc = parseDocumentWithin(file.text, { uniqueKeys: false, prettyErrors: false }, this.report);
+    if (doc === undefined) {
+      this.target = () => undefined;
+      this.root = null;
+      return;
+    }
+    const targets = aliasTargets(doc.contents);
+    this.target = (alias) => targets.get(alias);
     for (const error of doc.errors) {
       this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}`);
     }
     for (const warning of doc.warnings) {
-      this.report.warning([warning.pos[0], warning.pos[1]], "yaml-warning", `YAML: ${firstLine(warning.message)}`);
+      if (warning.code === "TAG_RESOLVE_FAILED") this.reportTag(warning.pos[0]);
+      else this.report.warning([warning.pos[0], warning.pos[1]], "yaml-warning", `YAML: ${firstLine(warning.message)}`);
     }
-    this.root = doc.errors.length > 0 && doc.contents === null ? null : this.resolve(doc.contents);
-    this.reportDuplicateKeys(doc);
+    const root = doc.errors.length > 0 && doc.contents === null ? null : this.resolve(doc.contents);
+    const within = root === null || withinYamlLimits(root, this.target, this.report);
+    this.root = within ? root : null;
+    if (within) this.reportDuplicateKeys(doc);
+  }
+
+  /**
+   * A tag the core schema does not know (`!!js/function`, `!!python/object/apply:os.system`, `!foo`)
+   * is an error, not yaml's warning: the value would otherwise be read as the plain text after it.
+   * Nothing here constructs objects from tags; the error says so.
+   */
+  private reportTag(offset: number): void {
+    const tag = /^!\S*/.exec(this.report.text.slice(offset, offset + 200))?.[0] ?? "!";
+    this.report.error(
+      [offset, offset + tag.length],
+      "custom-tag",
+      `the tag \`${tag}\` is not allowed: .dstack/ files are plain YAML, and tags never construct or run anything here; remove it`,
+    );
   }
 
   /** Follows aliases (`*name`) to the node they stand for. */
   resolve(node: unknown): Node | null {
+    // A scanned tree holds scalars, mappings and sequences only; the readers call this for every node.
+    if (this.frontEnd === "scanner") return node as Node;
     let current: unknown = node;
     for (let hops = 0; isAlias(current) && hops < 64; hops++) {
       current = this.target(current);
@@ -66,6 +107,10 @@ export class YamlFile {
 
   /** The entries of a mapping in source order, with `<<: *base` merges expanded (own keys win). */
   entries(map: YAMLMap): Entry[] {
+    if (this.frontEnd === "scanner") {
+      const scanned = scannedEntries(map);
+      if (scanned !== undefined) return scanned;
+    }
     const own: Entry[] = [];
     const merged: Entry[] = [];
     for (const pair of map.items) {
@@ -94,6 +139,7 @@ export class YamlFile {
   /** Items of a list, aliases resolved; a null item is `-` with nothing after it. */
   items(seq: Node): Array<Node | null> {
     if (!isSeq(seq)) return [];
+    if (this.frontEnd === "scanner") return seq.items.map((item) => (isScannedEmpty(item as Node) ? null : (item as Node)));
     return seq.items.map((item) => {
       const node = this.resolve(item);
       return isScalar(node) && node.value === null && node.source === "" ? null : node;
@@ -123,6 +169,28 @@ export class YamlFile {
       },
     });
   }
+}
+
+/**
+ * In a scanned tree (keys scalars, values nodes, no alias) the one node with an empty range is the
+ * empty value of `key:` or `-`: a cheaper test than the node guards, which the readers run on every node.
+ */
+function isScannedEmpty(node: Node): boolean {
+  const range = node.range as Range;
+  return range[0] === range[1];
+}
+
+/** `entries` of a scanned mapping, or undefined when it has a `<<` key (the general path merges it). */
+function scannedEntries(map: YAMLMap): Entry[] | undefined {
+  const entries: Entry[] = [];
+  for (const pair of map.items) {
+    const keyNode = pair.key as Scalar;
+    const key = keyNode.value === null ? "" : String(keyNode.value);
+    if (key === "<<") return undefined;
+    const value = pair.value as Node;
+    entries.push({ key, keyNode, value: isScannedEmpty(value) ? null : value });
+  }
+  return entries;
 }
 
 function firstLine(message: string): string {

@@ -32,17 +32,21 @@ export function makeScalar(value: unknown, source: string, type: Scalar.Type, ra
   return node;
 }
 
+/**
+ * `flow` is set on every collection (false on block ones, where parseDocument leaves it unset): one
+ * object shape per class keeps the readers' property accesses monomorphic.
+ */
 export function makeMap(items: Array<Pair<Node, Node>>, flow: boolean): YAMLMap<Node, Node> {
   const node = Object.create(MAP) as YAMLMap<Node, Node>;
   node.items = items;
-  if (flow) node.flow = true;
+  node.flow = flow;
   return node;
 }
 
 export function makeSeq(items: Node[], flow: boolean): YAMLSeq<Node> {
   const node = Object.create(SEQ) as YAMLSeq<Node>;
   node.items = items;
-  if (flow) node.flow = true;
+  node.flow = flow;
   return node;
 }
 

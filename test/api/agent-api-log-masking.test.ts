@@ -132,4 +132,21 @@ describe("the agent API's log masking", () => {
     expect(finished.status).toBe("failed");
     expect(finished.logBytes).toBe(Buffer.byteLength(`partial ${TOKEN.slice(0, 6)}`));
   });
+
+  it("refuses an artifact whose path holds a secret without repeating it, and masks a finish report's reason and paths (an agent that did not)", async () => {
+    const run = await newRun();
+    const put = await fetch(`${processes[0]?.url}/api/agent/v1/runs/${run.id}/artifacts?path=${encodeURIComponent(`out/${TOKEN}.txt`)}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${run.token}`, "content-type": "application/octet-stream" },
+      body: "x",
+    });
+    const refusal = await put.text();
+    expect({ status: put.status, leaks: refusal.includes(TOKEN) }).toEqual({ status: 400, leaks: false });
+    expect(refusal).toContain("contains a secret value");
+    expect(await artifacts.list(`runs/${run.id}/`)).toEqual([]);
+    const report = { status: "failed", exitCode: 1, reason: `cannot log in with ${TOKEN}`, artifacts: [{ path: `out/${TOKEN}.txt`, sizeBytes: 1 }] };
+    await post(1, run, "/finish", JSON.stringify(report), { "content-type": "application/json" });
+    const finished = await store.get(run.id);
+    expect({ reason: finished.reason, artifacts: finished.artifacts }).toEqual({ reason: "cannot log in with ***", artifacts: [{ path: "out/***.txt", sizeBytes: 1 }] });
+  });
 });

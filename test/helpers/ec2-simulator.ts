@@ -38,7 +38,17 @@ export interface SimulatedInstance {
  * Node is on PATH, so the bootstrap skips installing it; everything else (downloading the agent
  * bundle with the run token, starting the agent) is what an instance does.
  */
-export function createEc2Simulator(root: string, options: { terminateDelayMs?: number } = {}): { api: Ec2Api; instances: SimulatedInstance[]; terminated: string[] } {
+export function createEc2Simulator(
+  root: string,
+  options: {
+    terminateDelayMs?: number;
+    /**
+     * The instance's metadata service (DSTACK_AGENT_METADATA_URL), e.g. a `startMetadataServer` URL.
+     * Default: a closed local port, so no simulated agent ever reaches a real one (this machine may be on EC2).
+     */
+    metadataUrl?: (instanceId: string, input: RunInstancesCommandInput) => string;
+  } = {},
+): { api: Ec2Api; instances: SimulatedInstance[]; terminated: string[] } {
   const bin = path.join(root, "bin");
   mkdirSync(bin, { recursive: true });
   const fakeShutdown = path.join(bin, "shutdown");
@@ -69,7 +79,14 @@ export function createEc2Simulator(root: string, options: { terminateDelayMs?: n
         cwd: home,
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
-        env: { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: home, DSTACK_HOME: home, DSTACK_SHUTDOWN_COMMAND: fakeShutdown, LANG: "C.UTF-8" },
+        env: {
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          HOME: home,
+          DSTACK_HOME: home,
+          DSTACK_SHUTDOWN_COMMAND: fakeShutdown,
+          DSTACK_AGENT_METADATA_URL: options.metadataUrl?.(instanceId, input) ?? "http://127.0.0.1:9",
+          LANG: "C.UTF-8",
+        },
       });
       const console = createWriteStream(path.join(root, `${instanceId}.console.log`));
       child.stdout?.pipe(console, { end: false });

@@ -56,6 +56,23 @@ export interface GitHubDoubleOptions {
    * `selfCheckProblems` (a bug in the double, not in the app). Default: true.
    */
   readonly checkResponses?: boolean;
+  /** The app's OAuth client secret ("Sign in with GitHub"; the client id is `clientId`). Default: "double-oauth-client-secret". */
+  readonly clientSecret?: string;
+  /** Lifetime of user access tokens from the OAuth web flow (GitHub's `expires_in`). Default: 28800 (8 hours). */
+  readonly userTokenExpiresInSeconds?: number;
+  /**
+   * `GET /login/oauth/authorize` shows a page with an "Authorize" button (as GitHub does the first
+   * time) instead of redirecting back at once; the redirect back then starts on the double's site.
+   * Default: false.
+   */
+  readonly oauthConsentPage?: boolean;
+}
+
+/** A user access token issued by the OAuth web flow (`ghu_...`): requests with it act as `login`. */
+export interface UserAccessToken {
+  readonly token: string;
+  readonly login: string;
+  readonly expiresAt: Date;
 }
 
 export interface AddRepoOptions {
@@ -273,6 +290,11 @@ export interface GitHubDouble {
   readonly appId: number;
   readonly appSlug: string;
   readonly installationId: number;
+  /** The app's OAuth client id and secret, for GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** User tokens issued by the OAuth web flow, in order. */
+  readonly userTokens: readonly UserAccessToken[];
   /** Milliseconds this process spent reading and indexing the OpenAPI description (once per process). */
   readonly openApiLoadMs: number;
 
@@ -301,11 +323,19 @@ export interface GitHubDouble {
   resolveRef(owner: string, name: string, ref: string): string;
   addIssue(options: AddIssueOptions): number;
   addPullRequest(options: AddPullRequestOptions): number;
+  /** Moves a pull request's head to `sha` (a new push to its branch, or to the fork it comes from). */
+  pushToPullRequest(owner: string, repo: string, number: number, sha: string): void;
   addIssueComment(options: AddIssueCommentOptions): IssueComment;
   setPermission(owner: string, repo: string, user: string, level: PermissionLevel): void;
   addInstallation(options: { readonly id: number; readonly account?: string; readonly permissions?: AppPermissions }): void;
   /** Makes every installation token issued so far expire (GitHub then answers 401 "Bad credentials"). */
   expireTokens(): void;
+  /**
+   * Who approves the app at `GET /login/oauth/authorize`: the browser sent there comes straight back
+   * to `redirect_uri` with a code for this user (as when they are signed in to GitHub and approve);
+   * undefined: they deny (`error=access_denied`). Default: undefined.
+   */
+  signInAs(login: string | undefined): void;
 
   checkRun(id: number): CheckRun | undefined;
   checkRunUpdates(id: number): readonly CheckRunUpdate[];
@@ -1054,10 +1084,12 @@ class GitHubDoubleServer implements GitHubDouble {
   readonly selfCheckProblems: string[] = [];
   readonly appJwts: string[] = [];
   readonly installationTokens: InstallationToken[] = [];
+  readonly userTokens: UserAccessToken[] = [];
   readonly appId: number;
   readonly appSlug: string;
   readonly installationId: number;
   readonly openApiLoadMs: number;
+  readonly clientSecret: string;
 
   url = "";
   host = "";
@@ -1078,6 +1110,8 @@ class GitHubDoubleServer implements GitHubDouble {
   readonly #waiters = new Set<Waiter>();
   readonly #faults: Fault[] = [];
   readonly #expiredTokens = new Set<string>();
+  readonly #oauthCodes = new Map<string, { readonly login: string; readonly redirectUri: string; readonly challenge: string | undefined }>();
+  #oauthLogin: string | undefined;
   readonly #startedAt = isoSeconds(new Date());
   // Distinct id ranges per kind, so a test that mixes up a comment id and a check run id fails.
   readonly #nextId = { repo: 100_001, issue: 200_001, pull: 300_001, checkRun: 400_001, suite: 500_001, comment: 600_001, reaction: 700_001 };
@@ -1091,6 +1125,7 @@ class GitHubDoubleServer implements GitHubDouble {
     this.appId = options.appId ?? 1;
     this.appSlug = options.appSlug ?? "dstack-app";
     this.installationId = options.installationId ?? 1;
+    this.clientSecret = options.clientSecret ?? "double-oauth-client-secret";
     this.addInstallation({ id: this.installationId, permissions: options.permissions });
   }
 
@@ -1118,6 +1153,14 @@ class GitHubDoubleServer implements GitHubDouble {
   }
 
   // ----- setup ---------------------------------------------------------------------------------------
+
+  get clientId(): string {
+    return `Iv1.${this.appId.toString(16).padStart(16, "0")}`;
+  }
+
+  signInAs(login: string | undefined): void {
+    this.#oauthLogin = login;
+  }
 
   addInstallation(options: { readonly id: number; readonly account?: string; readonly permissions?: AppPermissions }): void {
     this.#installations.set(options.id, {
@@ -1255,6 +1298,15 @@ class GitHubDoubleServer implements GitHubDouble {
     });
     this.#notify();
     return number;
+  }
+
+  pushToPullRequest(owner: string, name: string, number: number, sha: string): void {
+    const repo = this.#repo(owner, name);
+    const pull = repo.pulls.get(number);
+    if (pull === undefined) throw new Error(`no pull request #${number} in ${owner}/${name}`);
+    if (this.#findCommit(repo, sha) === undefined) throw new Error(`${sha} is not a commit of ${owner}/${name}: create it with double.commit first`);
+    repo.pulls.set(number, { ...pull, headSha: sha });
+    this.#notify();
   }
 
   addIssueComment(options: AddIssueCommentOptions): IssueComment {
@@ -1412,6 +1464,15 @@ class GitHubDoubleServer implements GitHubDouble {
       record.route = "(raw)";
       return this.#rawFile(safeDecode(raw[1] ?? ""), safeDecode(raw[2] ?? ""), raw[3] ?? "", safeDecode(raw[4] ?? ""));
     }
+    // The OAuth web flow of "Sign in with GitHub" lives on the web host, outside the REST API.
+    if (method === "GET" && (url.pathname === "/login/oauth/authorize" || url.pathname === "/login/oauth/authorize/approve")) {
+      record.route = "(oauth authorize)";
+      return this.#oauthAuthorize(record, url.searchParams, url.pathname.endsWith("/approve"));
+    }
+    if (method === "POST" && url.pathname === "/login/oauth/access_token") {
+      record.route = "(oauth access_token)";
+      return this.#oauthAccessToken(record, isRecord(record.body) ? record.body : Object.fromEntries(url.searchParams));
+    }
     if (!url.pathname.startsWith("/api/v3/")) {
       throw new GitHubError(404, `not under the API base /api/v3 (did the app miss GHE_HOST/baseUrl?)`, true);
     }
@@ -1546,6 +1607,8 @@ class GitHubDoubleServer implements GitHubDouble {
     const token = this.installationTokens.find((t) => t.token === credential);
     if (token !== undefined) return { kind: "installation", token };
     if (credential.startsWith("ghs_")) return { kind: "unknown-token" };
+    const userToken = this.userTokens.find((t) => t.token === credential);
+    if (userToken !== undefined) return { kind: "user", login: userToken.login };
     return { kind: "user", login: this.#options.userLogin ?? "octocat" };
   }
 
@@ -1575,6 +1638,10 @@ class GitHubDoubleServer implements GitHubDouble {
     if (actor.kind === "unknown-token") {
       throw new GitHubError(401, "Bad credentials (an installation token the double never issued)", true);
     }
+    const credential = (headers["authorization"] ?? "").replace(/^(bearer|token)\s+/i, "");
+    const userToken = this.userTokens.find((t) => t.token === credential);
+    // An expired user token is the app's normal fate after 8 hours, not a bug: no violation.
+    if (userToken !== undefined && userToken.expiresAt.getTime() <= Date.now()) throw new GitHubError(401, "Bad credentials", false);
     return actor;
   }
 
@@ -1587,6 +1654,82 @@ class GitHubDoubleServer implements GitHubDouble {
       const wanted = options.map(([name, level]) => `${name}: ${level}`).join(" or ");
       throw new GitHubError(403, `Resource not accessible by integration (needs ${wanted})`, true);
     }
+  }
+
+  // ----- OAuth web flow ("Sign in with GitHub") ------------------------------------------------------
+  // https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
+
+  /** The approval page: redirects back to `redirect_uri` with a code (or `error=access_denied`) and the `state` as given. */
+  #oauthAuthorize(record: RecordedRequest, q: URLSearchParams, approved: boolean): Reply {
+    const clientId = q.get("client_id") ?? "";
+    const redirectUri = q.get("redirect_uri") ?? "";
+    if (clientId !== this.clientId) {
+      this.#violation(record, `client_id ${JSON.stringify(clientId)} is not this app's (${this.clientId})`);
+      return { status: 404, raw: { body: "Not Found", contentType: "text/plain" } };
+    }
+    if (!/^https?:\/\//.test(redirectUri)) {
+      this.#violation(record, "redirect_uri is missing or not an absolute http(s) URL");
+      return { status: 400, raw: { body: "The redirect_uri MUST match the registered callback URL for this application.", contentType: "text/plain" } };
+    }
+    const method = q.get("code_challenge_method");
+    const challenge = q.get("code_challenge") ?? undefined;
+    if (challenge !== undefined && method !== "S256") this.#violation(record, `code_challenge_method must be S256, got ${JSON.stringify(method)}`);
+    if (this.#options.oauthConsentPage === true && !approved) {
+      const hidden = [...q.entries()].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join("");
+      const html = `<!doctype html><title>Authorize application</title><link rel="icon" href="data:,"><form method="get" action="/login/oauth/authorize/approve">${hidden}<button type="submit">Authorize ${escapeHtml(this.appSlug)}</button></form>`;
+      return { status: 200, raw: { body: html, contentType: "text/html; charset=utf-8" } };
+    }
+    const back = new URL(redirectUri);
+    const state = q.get("state");
+    if (state !== null) back.searchParams.set("state", state);
+    if (this.#oauthLogin === undefined) {
+      back.searchParams.set("error", "access_denied");
+      back.searchParams.set("error_description", "The user has denied your application access.");
+    } else {
+      const code = randomBytes(10).toString("hex");
+      this.#oauthCodes.set(code, { login: this.#oauthLogin, redirectUri, challenge });
+      back.searchParams.set("code", code);
+    }
+    return { status: 302, headers: { location: back.toString() } };
+  }
+
+  /**
+   * Trades a code for a user token, once. Refusals are 200 with `{error, error_description}`, as on
+   * GitHub; a wrong client secret or PKCE verifier is refused like a bad code.
+   */
+  #oauthAccessToken(record: RecordedRequest, body: Record<string, unknown>): Reply {
+    const refuse = (error: string, description: string): Reply => ({ status: 200, json: { error, error_description: description } });
+    const field = (name: string) => (typeof body[name] === "string" ? body[name] : "");
+    if (field("client_id") !== this.clientId || field("client_secret") !== this.clientSecret) {
+      return refuse("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.");
+    }
+    const grant = this.#oauthCodes.get(field("code"));
+    if (grant === undefined) return refuse("bad_verification_code", "The code passed is incorrect or expired.");
+    this.#oauthCodes.delete(field("code"));
+    if (field("redirect_uri") !== "" && field("redirect_uri") !== grant.redirectUri) {
+      return refuse("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.");
+    }
+    if (grant.challenge !== undefined) {
+      const verifier = field("code_verifier");
+      if (createHash("sha256").update(verifier).digest("base64url") !== grant.challenge) {
+        return refuse("bad_verification_code", "The code_verifier does not match the code_challenge.");
+      }
+    }
+    const seconds = this.#options.userTokenExpiresInSeconds ?? 28_800;
+    const token: UserAccessToken = { token: `ghu_${randomBytes(18).toString("hex")}`, login: grant.login, expiresAt: new Date(Date.now() + seconds * 1000) };
+    this.userTokens.push(token);
+    record.auth = `user:${grant.login}`;
+    return {
+      status: 200,
+      json: {
+        access_token: token.token,
+        expires_in: seconds,
+        refresh_token: `ghr_${randomBytes(30).toString("hex")}`,
+        refresh_token_expires_in: 15_897_600,
+        scope: "",
+        token_type: "bearer",
+      },
+    };
   }
 
   // ----- lookups used by handlers --------------------------------------------------------------------
@@ -1680,6 +1823,32 @@ class GitHubDoubleServer implements GitHubDouble {
       type: kind,
       user_view_type: "public",
       site_admin: false,
+    };
+  }
+
+  /** The signed-in user as `GET /user` describes them to themselves. */
+  privateUser(login: string): Record<string, unknown> {
+    return {
+      ...this.user(login),
+      name: login,
+      company: null,
+      blog: "",
+      location: null,
+      email: null,
+      hireable: null,
+      bio: null,
+      public_repos: 0,
+      public_gists: 0,
+      followers: 0,
+      following: 0,
+      created_at: this.#startedAt,
+      updated_at: this.#startedAt,
+      private_gists: 0,
+      total_private_repos: 0,
+      owned_private_repos: 0,
+      disk_usage: 0,
+      collaborators: 0,
+      two_factor_authentication: true,
     };
   }
 
@@ -2255,6 +2424,10 @@ class GitHubDoubleServer implements GitHubDouble {
   }
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function describeActor(actor: Actor): string {
   switch (actor.kind) {
     case "app":
@@ -2378,6 +2551,14 @@ const HANDLERS = new Map<string, Handler>([
   ["GET /app", (double) => ({ status: 200, json: double.app() })],
 
   [
+    "GET /user",
+    (double, ctx) => {
+      if (ctx.actor.kind !== "user") throw new GitHubError(403, "Resource not accessible by integration (GET /user needs a user token)", true);
+      return { status: 200, json: double.privateUser(ctx.actor.login) };
+    },
+  ],
+
+  [
     "GET /app/installations/{installation_id}",
     (double, ctx) => {
       const installation = double.installation(numberParam(ctx, "installation_id"));
@@ -2446,7 +2627,17 @@ const HANDLERS = new Map<string, Handler>([
     "GET /repos/{owner}/{repo}",
     (double, ctx) => {
       double.requirePermission(ctx.actor, ["metadata", "read"]);
-      return { status: 200, json: double.repoObject(repoOf(double, ctx)) };
+      const repo = repoOf(double, ctx);
+      if (ctx.actor.kind !== "user") return { status: 200, json: double.repoObject(repo) };
+      // With a user's token GitHub answers with that user's `permissions`, and 404 for a private
+      // repository they cannot see.
+      const level = double.permissionLevel(repo, ctx.actor.login);
+      if (level === "none") throw notFound();
+      const rank = ["none", "read", "triage", "write", "maintain", "admin"].indexOf(level);
+      return {
+        status: 200,
+        json: { ...double.repoObject(repo), permissions: { admin: rank >= 5, maintain: rank >= 4, push: rank >= 3, triage: rank >= 2, pull: rank >= 1 } },
+      };
     },
   ],
 

@@ -10,8 +10,12 @@ export interface TestRedis {
   /** The server's process id (benchmarks read its CPU time). */
   readonly pid: number;
   stop(): Promise<void>;
-  /** Kills the server hard (for fault tests); `start()` brings it back on the same port. */
-  kill(): Promise<void>;
+  /**
+   * Kills the server (for fault tests): hard by default; SIGTERM shuts it down cleanly (the
+   * append-only file flushed). `start()` brings it back on the same port, with its data when it
+   * has an append-only file, empty otherwise.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
   start(): Promise<void>;
 }
 
@@ -27,13 +31,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a private `redis-server` on a free port, no persistence, for one test file. */
-export async function startRedis(name: string): Promise<TestRedis> {
+/**
+ * Starts a private `redis-server` on a free port for one test file: no persistence, or with
+ * `appendonly` an append-only file (fsync every second, as production runs it) in `appendonly.dir`.
+ */
+export async function startRedis(name: string, options: { appendonly?: { dir: string } } = {}): Promise<TestRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
+  const persistence = options.appendonly === undefined ? ["--appendonly", "no"] : ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", options.appendonly.dir];
   const start = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence], {
       stdio: "ignore",
     });
     for (let i = 0; i < 100; i++) {
@@ -53,12 +61,12 @@ export async function startRedis(name: string): Promise<TestRedis> {
     }
     throw new Error(`redis-server did not start on port ${port}`);
   };
-  const kill = async () => {
+  const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
     const c = child;
     if (c === undefined || c.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once("exit", () => resolve());
-      c.kill("SIGKILL");
+      c.kill(signal);
     });
   };
   await start();
@@ -71,6 +79,6 @@ export async function startRedis(name: string): Promise<TestRedis> {
     },
     start,
     kill,
-    stop: kill,
+    stop: () => kill(),
   };
 }

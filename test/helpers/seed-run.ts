@@ -1,7 +1,7 @@
 import { blankWorkflow } from "../../src/workflow/blank-workflow.js";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { runArtifactKey } from "../../src/artifacts/index.js";
+import { commitRunManifest, runArtifactKey } from "../../src/artifacts/index.js";
 import { LogStore } from "../../src/runs/log-store.js";
 import type { Run } from "../../src/runs/types.js";
 import type { Workflow } from "../../src/workflow/types.js";
@@ -47,6 +47,8 @@ export async function seedRun(
   for (const a of input.artifacts ?? []) await service.artifacts.put(runArtifactKey(run.id, a.path), Readable.from([a.body]));
   await service.store.setArtifacts(run.id, (input.artifacts ?? []).map((a) => ({ path: a.path, sizeBytes: a.body.length })));
   const status = input.status ?? "done";
+  // A real run is `done` only with its manifest, which readers trust.
+  if (status === "done") await commitRunManifest(service, run.id, (input.artifacts ?? []).map((a) => ({ path: a.path, sizeBytes: a.body.length })));
   await service.store.update(run.id, { startedAt: Date.now() - 5000, ...(status === "done" ? { finishedAt: Date.now(), exitCode: 0 } : {}) });
   if (status !== "submitted") await service.store.transition(run.id, status);
   await logs.close();

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +8,7 @@ import { freePort, startRedis, type TestRedis } from "../helpers/redis.js";
 import { startS3Server } from "../helpers/s3-server.js";
 import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
 import { makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
+import { isRunning } from "../helpers/process-state.js";
 
 const OWNER = "acme";
 const REPO = "lifecycle";
@@ -57,16 +57,6 @@ async function comment(body: string, user = "alice", issueNumber = pr) {
 
 const completed = (name: string, after = 0) =>
   github.waitFor((g) => g.checkRuns.find((c) => c.name === `dstack: ${name}` && c.status === "completed" && c.id > after), { timeoutMs: 60_000 });
-
-/** Alive and not a zombie (a container's init may be slow to reap orphans). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
 
 let s3: Awaited<ReturnType<typeof startS3Server>>;
 let port: number;

@@ -5,6 +5,7 @@ import type { LogStore } from "../../runs/log-store.js";
 import type { RunStore } from "../../runs/run-store.js";
 import type { SecretStore } from "../../runs/secret-store.js";
 import type { Workflow } from "../../workflow/index.js";
+import type { UserAccess } from "../user-access.js";
 
 /** What the API uses of the secrets store: names out, values in, never values out. */
 export type ApiSecretStore = Pick<SecretStore, "list" | "put" | "delete">;
@@ -19,6 +20,8 @@ export interface ApiV1Deps {
   apiToken: string;
   /** Signs the pages' session cookies: with it the API also takes a signed-in browser (api-auth.ts). */
   sessionKey?: Buffer;
+  /** "Sign in with GitHub": GitHub users' sessions, CLI tokens and permissions (api-auth.ts). Absent: the API token only. */
+  users?: UserAccess;
   publicUrl: string;
   enqueueRun(runId: string): Promise<void>;
   commitAccess(repo: string, commit: string): Promise<CommitAccess>;

@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import type { Router } from "../../http/router.js";
 import { readLogRange } from "../../runs/read-log-range.js";
 import { isTerminal } from "../../runs/types.js";
-import { requireApiToken } from "./api-auth.js";
+import { principalOf, requireApiToken, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
 import { LogQuery, parseInput, queryOf } from "./schemas.js";
 
@@ -26,7 +26,7 @@ export function mountLogsRoutes(router: Router, deps: ApiV1Deps): void {
     "/api/v1/runs/:id/logs",
     requireApiToken(deps, async (ctx) => {
       const q = parseInput(LogQuery, queryOf(ctx.url), "query");
-      const run = await deps.store.get(ctx.params.id ?? "");
+      const run = (await requireRun(deps, principalOf(ctx), ctx.params.id ?? "", "read")).run;
       if (q.follow === "true" || q.follow === "1") {
         const lastEventId = Number(ctx.req.headers["last-event-id"]);
         const offset = Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : q.offset;

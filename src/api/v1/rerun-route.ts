@@ -2,7 +2,7 @@ import { DstackError } from "../../errors.js";
 import { sendJson, type Router } from "../../http/router.js";
 import { newRunId } from "../../runs/run-store.js";
 import { isTerminal } from "../../runs/types.js";
-import { requireApiToken } from "./api-auth.js";
+import { principalOf, requireApiToken, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
 import { runJson } from "./run-json.js";
 
@@ -18,7 +18,8 @@ export function mountRerunRoute(router: Router, deps: ApiV1Deps): void {
     "POST",
     "/api/v1/runs/:id/rerun",
     requireApiToken(deps, async (ctx) => {
-      const run = await deps.store.get(ctx.params.id ?? "");
+      const run = (await requireRun(deps, principalOf(ctx), ctx.params.id ?? "", "write")).run;
+      const principal = principalOf(ctx);
       if (!isTerminal(run.status)) throw new DstackError("conflict", `run ${run.id} is still ${run.status}; stop it or wait for it to end before running it again`);
       for (const input of run.inputs) {
         const dep = await deps.store.find(input.runId);
@@ -34,7 +35,7 @@ export function mountRerunRoute(router: Router, deps: ApiV1Deps): void {
         workflow: run.workflow,
         commit: run.commit,
         ref: run.ref,
-        trigger: { kind: "rerun", actor: "api", prNumber: run.trigger.prNumber, fork: run.trigger.fork },
+        trigger: { kind: "rerun", actor: principal.kind === "github" ? principal.login : "api", prNumber: run.trigger.prNumber, fork: run.trigger.fork },
         groupId: id,
         needs: [],
         inputs: run.inputs,

@@ -7,7 +7,7 @@ import { resolveRunRequest } from "../../runs/resolve-run-request.js";
 import { submitRunGroup } from "../../runs/submit-runs.js";
 import { isTerminal, type Run } from "../../runs/types.js";
 import { formatProblem } from "../../workflow/index.js";
-import { requireApiToken } from "./api-auth.js";
+import { principalOf, repoFilter, requireApiToken, requireRepo, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
 import { runJson } from "./run-json.js";
 import { ListRunsQuery, parseInput, queryOf, RepoName, SubmitRunBody } from "./schemas.js";
@@ -54,6 +54,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "/api/v1/repos/:owner/:name/commits/:sha/code",
     auth(async (ctx) => {
       const repo = parseInput(RepoName, `${ctx.params.owner}/${ctx.params.name}`, "repository");
+      await requireRepo(deps, principalOf(ctx), repo, "read");
       const access = await deps.commitAccess(repo, ctx.params.sha ?? "");
       sendJson(ctx.res, 200, access.ok ? { available: true } : { available: false, reason: access.reason });
     }),
@@ -64,6 +65,8 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "/api/v1/runs",
     auth(async (ctx) => {
       const body = parseInput(SubmitRunBody, await readJson(ctx.req, 8 * 1024 * 1024), "run request");
+      const principal = principalOf(ctx);
+      await requireRepo(deps, principal, body.repo, "write");
       let code: Run["code"];
       let installationId: number | undefined;
       if (body.code.kind === "upload") {
@@ -86,7 +89,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
           installationId,
           commit: body.commit ?? "0000000000000000000000000000000000000000",
           ref: body.ref,
-          trigger: { kind: "api", actor: "api" },
+          trigger: { kind: "api", actor: principal.kind === "github" ? principal.login : "api" },
           workflows: resolved.workflows,
           target: resolved.target,
           variables: resolved.variables,
@@ -109,16 +112,20 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "/api/v1/runs",
     auth(async (ctx) => {
       const q = parseInput(ListRunsQuery, queryOf(ctx.url), "query");
+      const principal = principalOf(ctx);
+      if (q.repo !== undefined) await requireRepo(deps, principal, q.repo, "read");
+      const readable = repoFilter(deps, principal);
       const found: Run[] = [];
       let before: number | undefined;
       let scanned = 0;
-      const filtered = q.workflow !== undefined || q.status !== undefined;
+      const filtered = q.workflow !== undefined || q.status !== undefined || principal.kind !== "service";
       while (found.length < q.limit && scanned < MAX_SCANNED) {
         const page = await deps.store.list({ repo: q.repo, limit: filtered ? 200 : q.limit, before });
         scanned += page.length;
         for (const run of page) {
           if (q.workflow !== undefined && run.workflow.name !== q.workflow) continue;
           if (q.status !== undefined && run.status !== q.status) continue;
+          if (!(await readable(run.repo))) continue;
           if (found.length < q.limit) found.push(run);
         }
         const last = page.at(-1);
@@ -134,7 +141,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "GET",
     "/api/v1/runs/:id",
     auth(async (ctx) => {
-      sendJson(ctx.res, 200, { run: runJson(await deps.store.get(ctx.params.id ?? ""), deps.publicUrl, now()) });
+      sendJson(ctx.res, 200, { run: runJson((await requireRun(deps, principalOf(ctx), ctx.params.id ?? "", "read")).run, deps.publicUrl, now()) });
     }),
   );
 
@@ -142,7 +149,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "POST",
     "/api/v1/runs/:id/stop",
     auth(async (ctx) => {
-      const run = await deps.store.get(ctx.params.id ?? "");
+      const run = (await requireRun(deps, principalOf(ctx), ctx.params.id ?? "", "write")).run;
       if (isTerminal(run.status)) throw new DstackError("conflict", `run ${run.id} already ended (${run.status})`);
       const reason = "stopped through the API";
       await deps.store.update(run.id, { stopRequested: reason });

@@ -3,7 +3,7 @@ import { readJson, sendJson, type Router } from "../../http/router.js";
 import { requireApiToken } from "./api-auth.js";
 import type { ApiSecretStore, ApiV1Deps } from "./api-v1-deps.js";
 import { parseInput, PutSecretBody, SecretName } from "./schemas.js";
-import { repoOf } from "./tags-routes.js";
+import { allowedRepo } from "./tags-routes.js";
 
 /** A repository's secrets: names out, values in; a value never leaves the service through the API. */
 export function mountSecretsRoutes(router: Router, deps: ApiV1Deps): void {
@@ -18,7 +18,7 @@ export function mountSecretsRoutes(router: Router, deps: ApiV1Deps): void {
     "GET",
     base,
     auth(async (ctx) => {
-      const repo = repoOf(ctx);
+      const repo = await allowedRepo(deps, ctx, "admin");
       const secrets = await store().list(repo);
       sendJson(ctx.res, 200, { secrets: secrets.map((s) => ({ name: s.name, updatedAt: new Date(s.updatedAt).toISOString() })) });
     }),
@@ -28,7 +28,7 @@ export function mountSecretsRoutes(router: Router, deps: ApiV1Deps): void {
     "PUT",
     `${base}/:secret`,
     auth(async (ctx) => {
-      const repo = repoOf(ctx);
+      const repo = await allowedRepo(deps, ctx, "admin");
       const name = parseInput(SecretName, ctx.params.secret, "secret name");
       const body = parseInput(PutSecretBody, await readJson(ctx.req, 128 * 1024), "secret");
       await store().put(repo, name, body.value);
@@ -40,7 +40,7 @@ export function mountSecretsRoutes(router: Router, deps: ApiV1Deps): void {
     "DELETE",
     `${base}/:secret`,
     auth(async (ctx) => {
-      const repo = repoOf(ctx);
+      const repo = await allowedRepo(deps, ctx, "admin");
       const name = parseInput(SecretName, ctx.params.secret, "secret name");
       if (!(await store().delete(repo, name))) throw new NotFoundError(`${repo} has no secret ${name}`);
       sendJson(ctx.res, 200, { name, deleted: true });

@@ -1,4 +1,4 @@
-import { normaliseArtifactPath } from "../artifact-path.js";
+import { normaliseArtifactPath, normaliseCheckpointPath } from "../artifact-path.js";
 import { parseDependencyRef } from "../dependency-ref.js";
 import type { Workflow } from "../types.js";
 import type { FlagSpec } from "./parse-argv.js";
@@ -59,6 +59,19 @@ export const artifactFlag: FlagSpec<AdHocState> = {
     const artifact = normaliseArtifactPath(value);
     if ("error" in artifact) return artifact.error;
     if (!state.workflow.artifacts.some((a) => a.path === artifact.path)) state.workflow.artifacts.push({ path: artifact.path, mount: false });
+    return undefined;
+  },
+};
+
+/** `--checkpoint ckpt`: the `checkpoints:` field, saved on a spot interruption and restored on resume. */
+export const checkpointFlag: FlagSpec<AdHocState> = {
+  names: ["--checkpoint"],
+  value: "PATH",
+  apply(state, value) {
+    const checkpoint = normaliseCheckpointPath(value);
+    if ("error" in checkpoint) return checkpoint.error;
+    const list = (state.workflow.checkpoints ??= []);
+    if (!list.includes(checkpoint.path)) list.push(checkpoint.path);
     return undefined;
   },
 };
@@ -144,6 +157,7 @@ export const baseFlags: readonly FlagSpec<AdHocState>[] = [
   requirementsFlag,
   envFlag,
   artifactFlag,
+  checkpointFlag,
   workingDirFlag,
   depFlag,
   ...resourceFlags<AdHocState>(),

@@ -2,6 +2,7 @@ import { didYouMean } from "../did-you-mean.js";
 import type { Problem, Workflow } from "../types.js";
 import { AD_HOC_PROVIDERS } from "./ad-hoc-providers.js";
 import { argvProblem } from "./argv-problem.js";
+import { hostileCharacterProblem } from "./hostile-characters.js";
 import { parseAdHocRun } from "./parse-ad-hoc-run.js";
 import { parseRunArgs } from "./parse-run-args.js";
 import type { RunArgs } from "./parse-run-args.js";
@@ -13,9 +14,12 @@ export type RunCommand =
 
 /**
  * `run (WORKFLOW | PROVIDER[@BRANCH]) ARGS...`: a workflow of `known` wins over a provider of the
- * same name (as in dstack); otherwise a provider gives an ad-hoc run (`parseAdHocRun`).
+ * same name (as in dstack); otherwise a provider gives an ad-hoc run (`parseAdHocRun`). An argument
+ * with an invisible character or a look-alike dash is refused first (`hostileCharacterProblem`).
  */
 export function parseRunCommand(argv: string[], known: Workflow[]): RunCommand {
+  const hostile = hostileCharacterProblem(argv);
+  if (hostile !== undefined) return { kind: "invalid", problems: [hostile] };
   const first = argv[0] ?? "";
   if (known.some((w) => w.name === first)) {
     const result = parseRunArgs(argv, known);

@@ -1,5 +1,6 @@
 import type { FieldSpec } from "./field-context.js";
 import { readArtifacts } from "./read-artifacts.js";
+import { readCheckpoints } from "./read-checkpoints.js";
 import { readDependencies } from "./read-dependencies.js";
 import { readResources } from "./read-resources.js";
 import { readTriggers } from "./read-triggers.js";
@@ -33,6 +34,13 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldSpec>> = {
     canonical: "artifacts",
     read(entry, ctx, w) {
       w.artifacts = readArtifacts(entry, ctx);
+    },
+  },
+  checkpoints: {
+    canonical: "checkpoints",
+    read(entry, ctx, w) {
+      const checkpoints = readCheckpoints(entry, ctx);
+      if (checkpoints.length > 0) w.checkpoints = checkpoints;
     },
   },
   resources: {

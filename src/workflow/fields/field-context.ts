@@ -15,6 +15,11 @@ export interface FieldContext {
   readonly report: FileReporter;
   /** A scalar's text as written (see `scalarSource`), with `${{ name }}` substituted. */
   text(node: Scalar): string;
+  /**
+   * `text` for a shell line (`commands`, `setup`): values given on the command line (a PR comment)
+   * are substituted shell-quoted, so `--msg '$(rm -rf ~)'` stays one word. Default: `text`.
+   */
+  shellText?(node: Scalar): string;
   /** The workflow's name, for messages. */
   readonly workflow: string;
   /** The provider id, for messages. */

@@ -11,14 +11,15 @@ import type { FieldContext } from "./field-context.js";
 export function readCommands(entry: Entry, ctx: FieldContext): string[] | undefined {
   const value = entry.value;
   if (value === null) return [];
-  if (isScalar(value)) return value.value === null ? [] : splitLines(ctx.text(value));
+  const text = ctx.shellText ?? ctx.text;
+  if (isScalar(value)) return value.value === null ? [] : splitLines(text(value));
   if (!isSeq(value)) {
     ctx.report.error(entry.keyNode, "invalid-type", `\`${entry.key}\` must be a list of shell commands, e.g. \`${entry.key}: ["pip install -r requirements.txt"]\`; got ${describeNode(value)}`);
     return undefined;
   }
   const out: string[] = [];
   for (const item of ctx.yaml.items(value)) {
-    if (isScalar(item) && item.value !== null) out.push(ctx.text(item));
+    if (isScalar(item) && item.value !== null) out.push(text(item));
     else reportBadCommand(item, entry, ctx);
   }
   return out;

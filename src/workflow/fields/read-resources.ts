@@ -20,7 +20,7 @@ export function readResources(entry: Entry, ctx: FieldContext, resources: Resour
   }
   let gpuKey: string | undefined;
   for (const item of ctx.yaml.entries(entry.value)) {
-    const named = NAMED_GPU_KEY.exec(item.key);
+    const named = item.key.endsWith("/gpu") ? NAMED_GPU_KEY.exec(item.key) : null;
     if (item.key === "gpu" || named) {
       if (gpuKey !== undefined) {
         ctx.report.error(item.keyNode, "conflicting-fields", `\`${item.key}\` and \`${gpuKey}\` both give the GPU; keep one`);

@@ -100,6 +100,7 @@ describe("EC2 backend: start", () => {
     const userData = Buffer.from(input.UserData ?? "", "base64").toString("utf8");
     expect(userData.startsWith("#!/bin/bash\n")).toBe(true);
     expect(userData).toContain("export DSTACK_AGENT_TOKEN='run-scoped-token-0123456789'\n");
+    expect(userData).toContain("export DSTACK_AGENT_CHECK_GPUS='true'\n");
     expect(userData).toContain("export DSTACK_AGENT_URL='https://dstack.example.com'\n");
     expect(userData).toContain("DSTACK_MAX_LIFETIME_SECONDS='5400'\n");
     expect(machine).toEqual({
@@ -113,6 +114,8 @@ describe("EC2 backend: start", () => {
         zone: "us-east-1a",
         region: "us-east-1",
         pricePerHour: 0.526,
+        gpuCount: 1,
+        gpuName: "T4",
         launchedAt: NOW,
         tried: "",
       },

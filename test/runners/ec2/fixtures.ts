@@ -28,6 +28,7 @@ export const EC2_CONFIG: Ec2Config = Object.freeze({
   families: [],
   maxInstances: 8,
   spotFallback: false,
+  resumeMarket: "spot",
 });
 
 /** An error as the SDK throws it for an EC2 error code. */

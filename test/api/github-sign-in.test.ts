@@ -1,0 +1,375 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { Run } from "../../src/runs/types.js";
+import { runCli } from "../cli/cli-process.js";
+import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
+import { seedRun } from "../helpers/seed-run.js";
+import { startTestService, type TestService } from "../helpers/service.js";
+
+/**
+ * "Sign in with GitHub" over HTTP against the GitHub double: the OAuth web flow (state bound to the
+ * browser, PKCE, code exchange, session cookie, logout, expiry), what each GitHub permission allows
+ * on the pages and through /api/v1, and personal CLI tokens used by the real CLI.
+ */
+
+let redis: TestRedis;
+let double: GitHubDouble;
+let service: TestService;
+let webRun: Run;
+let secretRun: Run;
+let configDir: string;
+
+const CSRF = { "x-dstack-csrf": "1" };
+
+function oauthEnv(d: GitHubDouble): Record<string, string> {
+  return { GITHUB_CLIENT_ID: d.clientId, GITHUB_CLIENT_SECRET: d.clientSecret };
+}
+
+/** `name=value` of the Set-Cookie header named `name`, and its attributes. */
+function setCookie(res: Response, name: string): { pair: string; attributes: string } | undefined {
+  const line = res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+  if (line === undefined) return undefined;
+  const [pair = "", ...rest] = line.split(";");
+  return { pair, attributes: rest.map((a) => a.trim()).join("; ") };
+}
+
+/** The flow up to GitHub's redirect back: the state cookie, and the callback URL GitHub sends the browser to. */
+async function startSignIn(base: string, d: GitHubDouble, login: string | undefined): Promise<{ stateCookie: string; callback: string; authorize: URL }> {
+  d.signInAs(login);
+  const start = await fetch(`${base}/login/github?next=${encodeURIComponent("/?repo=acme/web")}`, { redirect: "manual" });
+  expect(start.status).toBe(303);
+  const authorize = new URL(start.headers.get("location") ?? "");
+  const state = setCookie(start, "dstack_oauth");
+  expect(state?.attributes).toMatch(/HttpOnly/);
+  const atGitHub = await fetch(authorize, { redirect: "manual" });
+  expect(atGitHub.status).toBe(302);
+  return { stateCookie: state?.pair ?? "", callback: atGitHub.headers.get("location") ?? "", authorize };
+}
+
+/** Signs `login` in through the whole flow and returns the session cookie (`dstack_session=g....`). */
+async function signIn(login: string, base = service.url, d = double): Promise<string> {
+  const { stateCookie, callback } = await startSignIn(base, d, login);
+  const back = await fetch(callback, { headers: { cookie: stateCookie }, redirect: "manual" });
+  expect(back.status).toBe(200);
+  return setCookie(back, "dstack_session")?.pair ?? "";
+}
+
+function get(p: string, cookie: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${service.url}${p}`, { headers: { cookie, accept: "application/json", ...headers }, redirect: "manual" });
+}
+
+function send(method: string, p: string, cookie: string, body?: unknown): Promise<Response> {
+  return fetch(`${service.url}${p}`, {
+    method,
+    headers: { cookie, ...CSRF, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    redirect: "manual",
+  });
+}
+
+beforeAll(async () => {
+  redis = await startRedis("github-sign-in");
+  double = await startGitHubDouble();
+  double.addRepo({ owner: "acme", name: "web", private: true });
+  double.addRepo({ owner: "acme", name: "secret", private: true });
+  double.setPermission("acme", "web", "rita", "read");
+  double.setPermission("acme", "web", "walt", "write");
+  double.setPermission("acme", "web", "ada", "admin");
+  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github: double, env: oauthEnv(double) });
+  webRun = await seedRun(service, redis.prefix, { repo: "acme/web", workflow: "train", log: "web log\n" });
+  secretRun = await seedRun(service, redis.prefix, { repo: "acme/secret", workflow: "hidden", log: "secret log\n" });
+  configDir = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-config-"));
+}, 60_000);
+
+afterAll(async () => {
+  await service?.stop();
+  await double?.close();
+  await redis?.stop();
+  if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
+});
+
+describe("Sign in with GitHub", () => {
+  it("offers the button next to the API-token form", async () => {
+    const html = await (await fetch(`${service.url}/login?next=/runs/x`)).text();
+    expect(html).toContain(`href="/login/github?next&#x3D;%2Fruns%2Fx"`);
+    expect(html).toContain("Sign in with GitHub");
+    expect(html).toContain(`name="token"`);
+  });
+
+  it("sends the browser to GitHub with a random state bound to a SameSite=Lax cookie and a PKCE S256 challenge", async () => {
+    const { stateCookie, authorize } = await startSignIn(service.url, double, "rita");
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${double.webUrl}/login/oauth/authorize`);
+    expect(authorize.searchParams.get("client_id")).toBe(double.clientId);
+    expect(authorize.searchParams.get("redirect_uri")).toBe(`${service.config.publicUrl}/login/github/callback`);
+    expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(authorize.searchParams.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(stateCookie).toBe(`dstack_oauth=${authorize.searchParams.get("state") ?? "missing"}`);
+    const again = await fetch(`${service.url}/login/github`, { redirect: "manual" });
+    expect(setCookie(again, "dstack_oauth")?.attributes).toMatch(/Max-Age=600; Path=\/login\/github; HttpOnly; SameSite=Lax/);
+    expect(new URL(again.headers.get("location") ?? "").searchParams.get("state")).not.toBe(authorize.searchParams.get("state"));
+  });
+
+  it("exchanges the code with the PKCE verifier, asks GET /user, and sets an HttpOnly SameSite=Strict session cookie", async () => {
+    const { stateCookie, callback, authorize } = await startSignIn(service.url, double, "rita");
+    const back = await fetch(callback, { headers: { cookie: stateCookie }, redirect: "manual" });
+    expect(back.status).toBe(200);
+    const html = await back.text();
+    // Moves on with a same-site navigation (SameSite=Strict cookies are not sent on GitHub's redirect chain).
+    expect(html).toContain(`<meta http-equiv="refresh" content="0;url=/?repo&#x3D;acme/web">`);
+    expect(html).toContain("Signed in as rita");
+    const session = setCookie(back, "dstack_session");
+    expect(session?.pair).toMatch(/^dstack_session=g\.[A-Za-z0-9_-]{43}$/);
+    expect(session?.attributes).toMatch(/Max-Age=28\d\d\d; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(setCookie(back, "dstack_oauth")?.attributes).toMatch(/Max-Age=0/);
+
+    const exchange = double.requests.filter((r) => r.path === "/login/oauth/access_token").at(-1);
+    const body = exchange?.body as Record<string, string>;
+    expect(body.client_secret).toBe(double.clientSecret);
+    expect(createHash("sha256").update(body.code_verifier ?? "").digest("base64url")).toBe(authorize.searchParams.get("code_challenge"));
+    expect(double.requests.some((r) => r.method === "GET" && r.path === "/user" && r.auth === "user:rita")).toBe(true);
+
+    // The user's GitHub token stays on the server: not in the cookie, the page, Redis in clear, or the log.
+    const token = double.userTokens.at(-1)?.token ?? "missing";
+    expect(session?.pair).not.toContain(token);
+    expect(html).not.toContain(token);
+    const keys = await service.redis.keys(`${redis.prefix}:session:*`);
+    const stored = await Promise.all(keys.map((k) => service.redis.get(k)));
+    expect(stored.join("\n")).toContain(`"login":"rita"`);
+    expect(stored.join("\n")).not.toContain(token);
+    expect(service.logLines.join("\n")).not.toContain(token);
+    expect(service.logLines.some((l) => l.includes("signed in with GitHub") && l.includes('"login":"rita"'))).toBe(true);
+
+    const runs = await get("/api/v1/runs", session?.pair ?? "");
+    expect(runs.status).toBe(200);
+  });
+
+  it("refuses a callback whose state is not the one this browser started, and a state used twice", async () => {
+    const first = await startSignIn(service.url, double, "rita");
+    const second = await startSignIn(service.url, double, "rita");
+    // An attacker's callback (their code and state) opened in a victim's browser: the cookie differs.
+    const mixed = await fetch(first.callback, { headers: { cookie: second.stateCookie }, redirect: "manual" });
+    expect(mixed.status).toBe(400);
+    expect(await mixed.text()).toContain("could not be verified");
+    expect(setCookie(mixed, "dstack_session")).toBeUndefined();
+    const noCookie = await fetch(second.callback, { redirect: "manual" });
+    expect(noCookie.status).toBe(400);
+    expect(setCookie(noCookie, "dstack_session")).toBeUndefined();
+
+    const ok = await fetch(second.callback, { headers: { cookie: second.stateCookie }, redirect: "manual" });
+    expect(ok.status).toBe(200);
+    const replay = await fetch(second.callback, { headers: { cookie: second.stateCookie }, redirect: "manual" });
+    expect(replay.status).toBe(400);
+    expect(await replay.text()).toContain("already used");
+  });
+
+  it("binds the code to the service's PKCE verifier: an intercepted code cannot be exchanged without it", async () => {
+    const { callback } = await startSignIn(service.url, double, "rita");
+    const code = new URL(callback).searchParams.get("code") ?? "";
+    const stolen = await fetch(`${double.webUrl}/login/oauth/access_token`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: double.clientId, client_secret: double.clientSecret, code, redirect_uri: `${service.config.publicUrl}/login/github/callback`, code_verifier: "x".repeat(43) }),
+    });
+    expect(await stolen.json()).toMatchObject({ error: "bad_verification_code" });
+  });
+
+  it("shows GitHub's refusal when the user denies the app", async () => {
+    const { stateCookie, callback } = await startSignIn(service.url, double, undefined);
+    const back = await fetch(callback, { headers: { cookie: stateCookie }, redirect: "manual" });
+    expect(back.status).toBe(401);
+    expect(await back.text()).toContain("GitHub did not sign you in (The user has denied your application access.)");
+    expect(setCookie(back, "dstack_session")).toBeUndefined();
+  });
+
+  it("ends the session on the server at sign-out: the old cookie no longer works", async () => {
+    const cookie = await signIn("rita");
+    expect((await get("/api/v1/runs", cookie)).status).toBe(200);
+    const out = await fetch(`${service.url}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+    expect(out.status).toBe(303);
+    expect(setCookie(out, "dstack_session")?.attributes).toMatch(/Max-Age=0/);
+    const after = await get("/api/v1/runs", cookie);
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { message: string }).message).toBe("your session has ended (signed out or expired); sign in again");
+    const page = await get("/", cookie, { accept: "text/html" });
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toBe("/login?next=%2F");
+  });
+
+  it("ends the session when the user's GitHub token expires", async () => {
+    const shortDouble = await startGitHubDouble({ userTokenExpiresInSeconds: 2 });
+    shortDouble.addRepo({ owner: "acme", name: "web" });
+    const shortService = await startTestService({ redisUrl: redis.url, prefix: `${redis.prefix}-short`, github: shortDouble, env: oauthEnv(shortDouble) });
+    try {
+      const { stateCookie, callback } = await startSignIn(shortService.url, shortDouble, "rita");
+      const back = await fetch(callback, { headers: { cookie: stateCookie }, redirect: "manual" });
+      const session = setCookie(back, "dstack_session");
+      expect(session?.attributes).toMatch(/Max-Age=[12];/);
+      const ask = () => fetch(`${shortService.url}/api/v1/runs`, { headers: { cookie: session?.pair ?? "" } });
+      expect((await ask()).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 2200));
+      const after = await ask();
+      expect(after.status).toBe(401);
+    } finally {
+      await shortService.stop();
+      await shortDouble.close();
+    }
+  });
+
+  it("keeps the CSRF rule for GitHub sessions: a state-changing call without the header is refused", async () => {
+    const cookie = await signIn("ada");
+    const res = await fetch(`${service.url}/api/v1/repos/acme/web/tags`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json" },
+      body: JSON.stringify({ tag: "v1", runId: webRun.id }),
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { message: string }).message).toContain("x-dstack-csrf");
+  });
+});
+
+describe("per-user permissions", () => {
+  it("shows a reader the repositories they can read, and 404 for the rest", async () => {
+    const rita = await signIn("rita");
+    const { runs } = (await (await get("/api/v1/runs", rita)).json()) as { runs: Array<{ id: string }> };
+    expect(runs.map((r) => r.id)).toContain(webRun.id);
+    expect(runs.map((r) => r.id)).not.toContain(secretRun.id);
+    for (const p of [`/api/v1/runs/${secretRun.id}`, `/api/v1/runs/${secretRun.id}/logs`, `/api/v1/runs/${secretRun.id}/artifacts`, "/api/v1/repos/acme/secret/tags", "/api/v1/runs?repo=acme/secret"]) {
+      const res = await get(p, rita);
+      expect({ p, status: res.status }).toEqual({ p, status: 404 });
+    }
+    const missing = (await (await get(`/api/v1/runs/${secretRun.id}`, rita)).json()) as { message: string };
+    expect(missing.message).toBe(`run "${secretRun.id}" does not exist`);
+    expect((await get(`/runs/${secretRun.id}`, rita, { accept: "text/html" })).status).toBe(404);
+    expect((await get("/repos/acme/secret/settings", rita, { accept: "text/html" })).status).toBe(404);
+
+    const list = await (await get("/", rita, { accept: "text/html" })).text();
+    expect(list).toContain("acme/web");
+    expect(list).not.toContain("acme/secret");
+    expect(list).not.toContain(secretRun.id);
+  });
+
+  it("gives a read-only user the run page without run, stop or tag buttons, and 403 from the API", async () => {
+    const rita = await signIn("rita");
+    const html = await (await get(`/runs/${webRun.id}`, rita, { accept: "text/html" })).text();
+    expect(html).toContain("train");
+    expect(html).not.toContain(`id="rerun"`);
+    expect(html).not.toContain(`id="stop"`);
+    expect(html).not.toContain(`id="tag-form"`);
+    expect(html).toContain("Read-only");
+    expect((await get(`/api/v1/runs/${webRun.id}/logs`, rita)).status).toBe(200);
+
+    const tag = await send("POST", "/api/v1/repos/acme/web/tags", rita, { tag: "v1", runId: webRun.id });
+    expect(tag.status).toBe(403);
+    expect(((await tag.json()) as { message: string }).message).toBe(
+      "@rita may not do this on acme/web: starting, stopping, re-running and tagging runs need write, maintain or admin permission on GitHub (you have read)",
+    );
+    expect((await send("POST", `/api/v1/runs/${webRun.id}/rerun`, rita)).status).toBe(403);
+    expect((await send("POST", `/api/v1/runs/${webRun.id}/stop`, rita)).status).toBe(403);
+    expect((await send("POST", `/api/v1/repos/acme/web/runs/${webRun.id}/approve`, rita)).status).toBe(403);
+    expect((await get("/api/v1/repos/acme/web/secrets", rita)).status).toBe(403);
+    const settings = await (await get("/repos/acme/web/settings", rita, { accept: "text/html" })).text();
+    expect(settings).toContain("Secrets need admin permission");
+    expect(settings).not.toContain(`id="secret-form"`);
+  });
+
+  it("lets a writer tag and shows them the buttons, but not the secrets", async () => {
+    const walt = await signIn("walt");
+    const html = await (await get(`/runs/${webRun.id}`, walt, { accept: "text/html" })).text();
+    expect(html).toContain(`id="rerun"`);
+    expect(html).toContain(`id="tag-form"`);
+    const tag = await send("POST", "/api/v1/repos/acme/web/tags", walt, { tag: "walt-1", runId: webRun.id });
+    expect(tag.status).toBe(201);
+    expect((await send("DELETE", "/api/v1/repos/acme/web/tags/walt-1", walt)).status).toBe(200);
+    expect((await get("/api/v1/repos/acme/web/secrets", walt)).status).toBe(403);
+  });
+
+  it("shows an admin the secrets and lets them change them", async () => {
+    const ada = await signIn("ada");
+    expect((await send("PUT", "/api/v1/repos/acme/web/secrets/TOKEN_A", ada, { value: "v-123" })).status).toBe(200);
+    const list = (await (await get("/api/v1/repos/acme/web/secrets", ada)).json()) as { secrets: Array<{ name: string }> };
+    expect(list.secrets.map((s) => s.name)).toEqual(["TOKEN_A"]);
+    const settings = await (await get("/repos/acme/web/settings", ada, { accept: "text/html" })).text();
+    expect(settings).toContain(`id="secret-form"`);
+    expect(settings).toContain("<code>TOKEN_A</code>");
+    expect((await send("DELETE", "/api/v1/repos/acme/web/secrets/TOKEN_A", ada)).status).toBe(200);
+  });
+
+  it("keeps full access for the API token", async () => {
+    const res = await fetch(`${service.url}/api/v1/runs?repo=acme/secret`, { headers: { authorization: `Bearer ${service.keys.apiToken}` } });
+    const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
+    expect(runs.map((r) => r.id)).toEqual([secretRun.id]);
+  });
+});
+
+describe("personal CLI tokens", () => {
+  const cli = (args: string[], token: string) =>
+    runCli(args, configDir, { env: { DSTACK_URL: service.url, DSTACK_TOKEN: token, XDG_CONFIG_HOME: configDir, NO_COLOR: "1" } });
+
+  async function makeToken(cookie: string): Promise<{ id: string; token: string }> {
+    const res = await send("POST", "/api/v1/user/tokens", cookie);
+    expect(res.status).toBe(201);
+    return (await res.json()) as { id: string; token: string };
+  }
+
+  it("work with the real CLI within the user's permissions, and stop working when revoked", async () => {
+    const ada = await signIn("ada");
+    const rita = await signIn("rita");
+    const older = await makeToken(ada);
+    const made = await makeToken(ada);
+    expect(made.token).toMatch(/^dstack_u_[A-Za-z0-9_-]{43}$/);
+    const listed = (await (await get("/api/v1/user/tokens", ada)).json()) as { tokens: Array<{ id: string; createdAt: string }> };
+    expect(listed.tokens.map((t) => t.id)).toEqual([made.id, older.id]);
+    expect(JSON.stringify(listed)).not.toContain(made.token);
+    const stored = await service.redis.keys(`${redis.prefix}:cli-token:*`);
+    expect(stored).toContain(`${redis.prefix}:cli-token:${createHash("sha256").update(made.token).digest("hex")}`);
+
+    const runs = await cli(["runs", "--repo", "acme/web", "--json"], made.token);
+    expect(runs.stderr).toBe("");
+    expect(runs.code).toBe(0);
+    expect((JSON.parse(runs.stdout) as Array<{ id: string }>).map((r) => r.id)).toContain(webRun.id);
+    const secrets = await cli(["secrets", "list", "--repo", "acme/web"], made.token);
+    expect(secrets.code).toBe(0);
+
+    const reader = await makeToken(rita);
+    const refused = await cli(["secrets", "list", "--repo", "acme/web"], reader.token);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain("@rita may not do this on acme/web: the repository's secrets need admin permission on GitHub");
+    const hidden = await cli(["runs", "--repo", "acme/secret"], reader.token);
+    expect(hidden.code).toBe(2);
+    // A CLI token cannot make more tokens.
+    const mint = await fetch(`${service.url}/api/v1/user/tokens`, { method: "POST", headers: { authorization: `Bearer ${reader.token}` } });
+    expect(mint.status).toBe(403);
+
+    const settings = await (await get("/settings", ada, { accept: "text/html" })).text();
+    expect(settings).toContain(`data-revoke="${made.id}"`);
+    expect(settings).not.toContain(made.token);
+    expect((await send("DELETE", `/api/v1/user/tokens/${made.id}`, ada)).status).toBe(200);
+    const revoked = await cli(["runs", "--repo", "acme/web"], made.token);
+    expect(revoked.code).toBe(4);
+    expect(revoked.stderr).toContain("revoked");
+    expect((await cli(["runs", "--repo", "acme/web"], older.token)).code).toBe(0);
+  });
+
+  it("shows an API-token session the dstack config command without the token", async () => {
+    const login = await fetch(`${service.url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: service.keys.apiToken, next: "/" }).toString(),
+      redirect: "manual",
+    });
+    const cookie = setCookie(login, "dstack_session")?.pair ?? "";
+    const html = await (await get("/settings", cookie, { accept: "text/html" })).text();
+    expect(html).toContain(`dstack config --url ${service.config.publicUrl} --token`);
+    expect(html).not.toContain(service.keys.apiToken);
+    expect(html).not.toContain("cli-token-create");
+    expect((await send("POST", "/api/v1/user/tokens", cookie)).status).toBe(403);
+  });
+
+  it("asked GitHub only as GitHub allows (no OpenAPI violations)", () => {
+    double.assertNoViolations();
+  });
+});
