@@ -33,9 +33,10 @@ export interface RunnerBackend {
   /**
    * The machine an earlier `start` for this run left running, if any: a supervisor that died
    * between starting a machine and recording it leaves one, which its successor adopts instead of
-   * starting a second agent. Backends that cannot tell leave it out.
+   * starting a second agent. `attempt` is the run's current attempt (`StartInput.attempt`): a
+   * machine of an interrupted earlier attempt is not it. Backends that cannot tell leave it out.
    */
-  find?(run: Pick<Run, "id">): Promise<Machine | undefined>;
+  find?(run: Pick<Run, "id" | "workflow">, attempt: number): Promise<Machine | undefined>;
   /** Whether the machine is still there (for adoption after a service restart, and lost-agent detection). */
   state(machine: Machine): Promise<MachineState>;
   /** Stops the agent and releases the machine; idempotent. */

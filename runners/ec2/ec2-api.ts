@@ -31,8 +31,11 @@ export interface Ec2Instance {
  */
 export interface Ec2Api {
   runInstances(input: RunInstancesCommandInput): Promise<Ec2Instance>;
-  /** Instances by id, or (no ids) those carrying every tag in `tags`; only live states unless `states` says otherwise. */
-  describeInstances(query: { instanceIds?: string[]; tags?: Record<string, string>; states?: string[] }): Promise<Ec2Instance[]>;
+  /**
+   * Instances by id, or (no ids) those carrying every tag in `tags` (and launched with `clientToken`,
+   * when given); only live states unless `states` says otherwise.
+   */
+  describeInstances(query: { instanceIds?: string[]; tags?: Record<string, string>; clientToken?: string; states?: string[] }): Promise<Ec2Instance[]>;
   terminateInstances(instanceIds: string[]): Promise<void>;
   /** Availability zone of each subnet. */
   subnetZones(subnetIds: string[]): Promise<Record<string, string>>;
@@ -65,6 +68,7 @@ export function createEc2Api(client: EC2Client): Ec2Api {
     },
     async describeInstances(query) {
       const filters: Filter[] = Object.entries(query.tags ?? {}).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] }));
+      if (query.clientToken !== undefined) filters.push({ Name: "client-token", Values: [query.clientToken] });
       if (query.instanceIds === undefined) filters.push({ Name: "instance-state-name", Values: query.states ?? LIVE_STATES });
       const found: Ec2Instance[] = [];
       let nextToken: string | undefined;

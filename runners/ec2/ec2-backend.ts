@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Ec2Config } from "../../src/config.js";
 import { DstackError } from "../../src/errors.js";
 import type { Logger } from "../../src/logger.js";
-import type { Machine } from "../../src/runs/types.js";
+import type { Machine, Run } from "../../src/runs/types.js";
 import type { Resources } from "../../src/workflow/types.js";
 import type { MachineState, ReconcileDeps, ReconcileReport, RunnerBackend, StartInput } from "../types.js";
 import { errorCode, failureScope } from "./capacity-errors.js";
@@ -48,6 +48,22 @@ interface Candidate {
   subnet?: string;
   zone: string;
 }
+
+/**
+ * Tags beyond run, repository and service: the run attempt an instance serves (so `find` after a
+ * crash never takes an interrupted attempt's instance for the current one), and the market and
+ * price it was chosen at (so the adopted machine's facts and cost are those its launch recorded).
+ */
+const ATTEMPT_TAG = "dstack:attempt";
+const MARKET_TAG = "dstack:market";
+const PRICE_TAG = "dstack:price-per-hour";
+
+/**
+ * A supervisor that died during a launch may leave one instance started under a client token whose
+ * user data holds an agent token rotated since; its successor replaces it under the next token.
+ * Bounded: each replacement needs another crash in the same launch.
+ */
+const MAX_REPLACEMENTS = 3;
 
 /**
  * One EC2 instance per run, chosen with `selectOffers` (the code `dstack offers` shows) and booted
@@ -112,33 +128,25 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
         renderUserData({ agentEnv: { ...input.agentEnv, DSTACK_AGENT_CHECK_GPUS: "true" }, maxLifetimeSeconds: maxLifetimeMs / 1000, nodeVersion: options.nodeVersion }),
       ).toString("base64");
       const tried: string[] = [];
+      const attempt = input.attempt ?? 1;
+      let replacement = 0;
       for (let i = 0; i < candidates.length; i++) {
         if (input.signal?.aborted === true) throw new DstackError("cancelled", "the launch was cancelled");
         const c = candidates[i] as Candidate;
+        const clientToken = launchClientToken(input.run.id, attempt, c, replacement);
         try {
-          const instance = await api.runInstances(runInstancesInput(c, input, userData));
+          const instance = await api.runInstances(runInstancesInput(c, input, userData, clientToken));
           const zone = instance.zone ?? c.zone;
-          const fallback = c.offer.market === "on-demand" && request.interruptible;
           if (tried.length > 0) progress(`started ${label(c.offer)} in ${zone} after ${tried.length} ${tried.length === 1 ? "try" : "tries"}`);
           options.log?.info({ runId: input.run.id, instanceId: instance.instanceId, instanceType: c.offer.type.instanceType, zone, tried }, "instance started");
-          return {
-            backend: "ec2",
-            id: instance.instanceId,
-            description: `${c.offer.type.instanceType}${gpuLabel(c.offer)} ${c.offer.market}${fallback ? " (no spot capacity: DSTACK_EC2_SPOT_FALLBACK)" : ""} in ${zone}, ${instance.instanceId}`,
-            details: {
-              instanceId: instance.instanceId,
-              instanceType: c.offer.type.instanceType,
-              market: c.offer.market,
-              zone,
-              region: config.region ?? "",
-              pricePerHour: c.offer.pricePerHour,
-              gpuCount: c.offer.type.gpu?.count ?? 0,
-              gpuName: c.offer.type.gpu?.name ?? "",
-              launchedAt: now(),
-              tried: tried.join("; "),
-            },
-          };
+          return machineOf({ instanceId: instance.instanceId, offer: c.offer, zone, request, launchedAt: now(), tried: tried.join("; ") });
         } catch (err) {
+          if (errorCode(err) === "IdempotentParameterMismatch" && replacement < MAX_REPLACEMENTS) {
+            await replaceEarlierLaunch(input.run.id, clientToken);
+            replacement++;
+            i--;
+            continue;
+          }
           const scope = failureScope(err);
           const code = errorCode(err);
           tried.push(`${label(c.offer)} in ${c.zone}: ${code}`);
@@ -157,6 +165,31 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
       }
       const more = offers.length > candidates.length / subnets.length ? ` (the ${candidates.length / subnets.length} cheapest of ${offers.length} fitting types)` : "";
       throw new DstackError("no_capacity", `no EC2 capacity for ${describeRequest(request)}${more}; tried ${tried.join("; ")}`);
+    },
+
+    /**
+     * The instance a supervisor that died during `start` left for this run's current attempt:
+     * DescribeInstances by the run, service and attempt tags, pending or running. Its agent holds
+     * the run token of that launch, which the run still has (only a new launch rotates it).
+     */
+    async find(run: Pick<Run, "id" | "workflow">, attempt: number): Promise<Machine | undefined> {
+      const found = await api.describeInstances({
+        tags: { "dstack:run-id": run.id, "dstack:service": options.serviceTag, [ATTEMPT_TAG]: String(attempt) },
+        states: ["pending", "running"],
+      });
+      // Two only after a replaced launch whose first instance is still ending: the newest is the one that holds the current token.
+      const instance = found.sort((a, b) => (b.launchTime?.getTime() ?? 0) - (a.launchTime?.getTime() ?? 0))[0];
+      if (instance === undefined) return undefined;
+      const type = catalogue.types.find((t) => t.instanceType === instance.instanceType);
+      const market = instance.tags[MARKET_TAG] === "spot" ? "spot" : "on-demand";
+      const price = Number(instance.tags[PRICE_TAG]);
+      if (type === undefined) {
+        options.log?.warn({ runId: run.id, instanceId: instance.instanceId, instanceType: instance.instanceType }, "the found instance's type is not in the catalogue");
+        return undefined;
+      }
+      const offer: Offer = { type, market, pricePerHour: Number.isFinite(price) ? price : market === "spot" ? (type.pricePerHour.spot ?? type.pricePerHour.onDemand) : type.pricePerHour.onDemand };
+      const request = resumeRequest({ run, attempt }, config);
+      return machineOf({ instanceId: instance.instanceId, offer, zone: instance.zone ?? "", request, launchedAt: instance.launchTime?.getTime() ?? now(), tried: "" });
     },
 
     async state(machine: Machine): Promise<MachineState> {
@@ -198,12 +231,49 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
     },
   };
 
-  function runInstancesInput(c: Candidate, input: StartInput, userData: string): RunInstancesCommandInput {
+  /** What `start` records for a launched instance, and `find` for an adopted one: one shape for both. */
+  function machineOf(l: { instanceId: string; offer: Offer; zone: string; request: Resources; launchedAt: number; tried: string }): Machine {
+    const fallback = l.offer.market === "on-demand" && l.request.interruptible;
+    return {
+      backend: "ec2",
+      id: l.instanceId,
+      description: `${l.offer.type.instanceType}${gpuLabel(l.offer)} ${l.offer.market}${fallback ? " (no spot capacity: DSTACK_EC2_SPOT_FALLBACK)" : ""} in ${l.zone}, ${l.instanceId}`,
+      details: {
+        instanceId: l.instanceId,
+        instanceType: l.offer.type.instanceType,
+        market: l.offer.market,
+        zone: l.zone,
+        region: config.region ?? "",
+        pricePerHour: l.offer.pricePerHour,
+        gpuCount: l.offer.type.gpu?.count ?? 0,
+        gpuName: l.offer.type.gpu?.name ?? "",
+        launchedAt: l.launchedAt,
+        tried: l.tried,
+      },
+    };
+  }
+
+  /**
+   * EC2 refused a client token because a supervisor that died started an instance under it with
+   * other user data (the agent token rotated since) that `find` did not see (DescribeInstances is
+   * eventually consistent). Its agent would be refused, so it is terminated and the launch goes on
+   * under the next token; one EC2 does not list yet is ended by the reconciler (its run names another machine).
+   */
+  async function replaceEarlierLaunch(runId: string, clientToken: string): Promise<void> {
+    const earlier = await api.describeInstances({ clientToken, states: ["pending", "running"] });
+    options.log?.warn({ runId, instanceIds: earlier.map((e) => e.instanceId) }, "replacing an instance launched before a crash with an older run token");
+    if (earlier.length > 0) await api.terminateInstances(earlier.map((e) => e.instanceId));
+  }
+
+  function runInstancesInput(c: Candidate, input: StartInput, userData: string, clientToken: string): RunInstancesCommandInput {
     const tags = [
       { Key: "Name", Value: `dstack ${input.run.repo} ${input.run.workflow.name}`.slice(0, 255) },
       { Key: "dstack:run-id", Value: input.run.id },
       { Key: "dstack:repo", Value: input.run.repo },
       { Key: "dstack:service", Value: options.serviceTag },
+      { Key: ATTEMPT_TAG, Value: String(input.attempt ?? 1) },
+      { Key: MARKET_TAG, Value: c.offer.market },
+      { Key: PRICE_TAG, Value: String(c.offer.pricePerHour) },
     ];
     const params: RunInstancesCommandInput = {
       ImageId: config.ami,
@@ -220,8 +290,9 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
         { ResourceType: "instance", Tags: tags },
         { ResourceType: "volume", Tags: tags },
       ],
-      // Same token on the SDK's own retries: a retried request never starts a second instance.
-      ClientToken: randomUUID(),
+      // The same token on the SDK's own retries and on a crashed supervisor's successor: EC2 answers a
+      // repeated request with the instance it already started instead of starting a second one.
+      ClientToken: clientToken,
     };
     if (c.subnet !== undefined) params.SubnetId = c.subnet;
     if (config.securityGroups.length > 0) params.SecurityGroupIds = [...config.securityGroups];
@@ -267,10 +338,27 @@ export function createEc2Backend(options: Ec2BackendOptions): RunnerBackend {
  * The resources a launch asks for: the workflow's, except that a run resumed after a spot
  * interruption goes on-demand when DSTACK_EC2_RESUME_MARKET says so.
  */
-function resumeRequest(input: StartInput, config: Ec2Config): Resources {
+function resumeRequest(input: { run: Pick<Run, "workflow">; attempt?: number }, config: Ec2Config): Resources {
   const resources = input.run.workflow.resources;
   const resumed = (input.attempt ?? 1) > 1;
   return resumed && resources.interruptible && config.resumeMarket === "on-demand" ? { ...resources, interruptible: false } : resources;
+}
+
+/**
+ * RunInstances' idempotency token for one launch of a run: the same for the same run, attempt and
+ * offer (type, market, subnet), so a retry or a crashed supervisor's successor gets the instance
+ * EC2 already started; another for each offer (a token reused with other parameters is refused with
+ * IdempotentParameterMismatch), attempt (a token stays taken 24 hours past the instance's end) and
+ * replacement. At most 64 ASCII characters (EC2's limit):
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+ */
+export function launchClientToken(runId: string, attempt: number, c: Pick<Candidate, "offer" | "subnet">, replacement = 0): string {
+  const offer = createHash("sha256")
+    .update(JSON.stringify([c.offer.type.instanceType, c.offer.market, c.subnet ?? "", replacement]))
+    .digest("hex")
+    .slice(0, 16);
+  const readable = `${runId}-a${attempt}-${offer}`;
+  return readable.length <= 64 ? readable : createHash("sha256").update(readable).digest("hex");
 }
 
 function label(offer: Offer): string {

@@ -2,6 +2,7 @@ import { machineFacts, machineFactsView } from "../runs/machine-facts.js";
 import { describeResources, describeTrigger, formatBytes, runDuration } from "../runs/run-view.js";
 import { isTerminal, type ArtifactFile, type Run } from "../runs/types.js";
 import { formatTime } from "./page-response.js";
+import { attemptRows } from "./run-attempts-view.js";
 
 /** One node of the artifacts tree: a folder (with children) or a file (with its links). */
 export interface ArtifactNode {
@@ -113,6 +114,7 @@ export function runPageView(run: Run, nowMs: number, canChange = true) {
     machine: run.machine?.description ?? "not yet assigned",
     facts: machineFactsView(machineFacts(run, nowMs), run.workflow.resources.interruptible),
     provisioningNotes: run.provisioningNotes ?? [],
+    attempts: attemptRows(run, nowMs),
     duration: runDuration(run, nowMs),
     timeline: timeline(run),
     dependencies: run.inputs.map((i) => ({ workflow: i.workflow, runId: i.runId, url: `/runs/${encodeURIComponent(i.runId)}` })),

@@ -5,8 +5,8 @@ import { resolveRunRequest } from "../runs/resolve-run-request.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import type { Problem } from "../workflow/types.js";
 import { loadWorkflows } from "../workflow/index.js";
-import type { GitHubClient } from "./client.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
+import { checkForkHead } from "./fork-head.js";
 import { canWrite, permissionOf } from "./permissions.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import { startRunGroup } from "./start-runs.js";
@@ -20,7 +20,7 @@ export interface CommentPayload {
   installation?: { id: number };
   repository: { name: string; full_name: string; default_branch: string; owner: { login: string } };
   issue: { number: number; pull_request?: unknown };
-  comment: { id: number; body: string; user: { login: string; type: string } };
+  comment: { id: number; body: string; created_at: string; user: { login: string; type: string } };
   sender?: { type?: string };
 }
 
@@ -70,7 +70,7 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
           continue;
         }
       }
-      target ??= findTarget(deps.github, payload);
+      target ??= findTarget(deps, payload);
       const ok = await runCommand(deps, payload, command, await target, key);
       if (ok) {
         accepted++;
@@ -97,22 +97,38 @@ interface Target {
   ref: string;
   prNumber?: number;
   fork: boolean;
+  /** A fork's head pushed after the comment was written: the comment does not approve it. */
+  changed?: { sha: string; pushedAt: string };
 }
 
-/** A PR runs at its head commit at this moment (pinned); a plain issue at the default branch head. */
-async function findTarget(github: GitHubClient, payload: CommentPayload): Promise<Target> {
+/**
+ * A PR runs at its head commit at this moment (pinned); a plain issue at the default branch head.
+ * A fork's head must also be the one the comment was written on (`checkForkHead`); a same-repository
+ * PR's is not checked, its pushers are writers themselves.
+ */
+async function findTarget(deps: Pick<CommentDeps, "github" | "redis" | "prefix">, payload: CommentPayload): Promise<Target> {
+  const { github } = deps;
   const owner = payload.repository.owner.login;
   const repo = payload.repository.name;
   if (payload.issue.pull_request !== undefined && payload.issue.pull_request !== null) {
     const pr = (await github.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo, pull_number: payload.issue.number })).data as {
+      updated_at: string;
       head: { sha: string; ref: string; repo: { full_name: string } | null };
     };
-    return {
+    const target: Target = {
       sha: pr.head.sha,
       ref: pr.head.ref,
       prNumber: payload.issue.number,
       fork: pr.head.repo?.full_name !== payload.repository.full_name,
     };
+    if (!target.fork) return target;
+    const verdict = await checkForkHead(deps, { repo: payload.repository.full_name, number: payload.issue.number }, {
+      headSha: pr.head.sha,
+      updatedAt: pr.updated_at,
+      commentCreatedAt: payload.comment.created_at,
+      nowMs: Date.now(),
+    });
+    return verdict.ok ? target : { ...target, changed: { sha: verdict.sha, pushedAt: verdict.pushedAt } };
   }
   const branch = payload.repository.default_branch;
   const b = (await github.request("GET /repos/{owner}/{repo}/branches/{branch}", { owner, repo, branch })).data as { commit: { sha: string } };
@@ -147,6 +163,14 @@ async function runCommand(
       return false;
     }
     case "run": {
+      if (target.changed !== undefined) {
+        await reply(deps, ctx, {
+          command: command.line,
+          title: "Nothing ran",
+          message: `the pull request changed after this command (new head \`${target.changed.sha.slice(0, 7)}\` pushed at ${target.changed.pushedAt}); a writer must ask again`,
+        });
+        return false;
+      }
       const files = await readWorkflowFiles(deps.github, { owner, repo, ref: target.sha });
       const resolved = resolveRunRequest(files, command.args, { check: deps.check });
       if (!resolved.ok) {

@@ -1,4 +1,5 @@
 import { loadWorkflows } from "../workflow/index.js";
+import { recordForkHead } from "./fork-head.js";
 import { publishValidation } from "./publish-validation.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import type { RepoEventDeps, RepositoryPayload } from "./repo-event.js";
@@ -16,13 +17,15 @@ const VALIDATED_SECONDS = 3 * 24 * 3600;
 /**
  * `pull_request` opened, reopened or synchronized from a fork: its `.dstack/` is validated at the
  * head commit (the `dstack: workflows.yaml` check run), so the contributor sees mistakes at their
- * lines. Nothing runs: a fork's PR runs only when a writer asks. Same-repository PRs need nothing
- * here, the push of their branch was validated.
+ * lines. Nothing runs: a fork's PR runs only when a writer asks, and the head is recorded with the
+ * time it was seen, so a writer's comment written before this push does not approve it
+ * (`checkForkHead`). Same-repository PRs need nothing here, the push of their branch was validated.
  */
 export async function handlePullRequest(deps: RepoEventDeps, payload: PullRequestPayload): Promise<void> {
   const { repository, pull_request: pr } = payload;
   if (pr.head.repo?.full_name === repository.full_name) return;
   const commit = pr.head.sha;
+  await recordForkHead(deps, { repo: repository.full_name, number: pr.number }, commit, Date.now());
   const validatedKey = `${deps.prefix}:validated:${repository.full_name}:${commit}`;
   if ((await deps.redis.exists(validatedKey)) === 1) return;
   const files = await readWorkflowFiles(deps.github, { owner: repository.owner.login, repo: repository.name, ref: commit });

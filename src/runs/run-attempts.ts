@@ -13,9 +13,10 @@ export function currentAttempt(run: Pick<Run, "attempts">): number {
 }
 
 /** What a machine's details say about it (EC2 records instance type, market and zone). */
-function machineFacts(machine: Machine | undefined): Pick<RunAttempt, "machine" | "instanceType" | "market" | "zone"> {
+function machineFacts(machine: Machine | undefined): Pick<RunAttempt, "machine" | "machineId" | "instanceType" | "market" | "zone"> {
   const text = (value: string | number | undefined) => (typeof value === "string" && value !== "" ? value : undefined);
-  const facts: Pick<RunAttempt, "machine" | "instanceType" | "market" | "zone"> = { machine: machine?.description ?? "a machine that was never recorded" };
+  const facts: Pick<RunAttempt, "machine" | "machineId" | "instanceType" | "market" | "zone"> = { machine: machine?.description ?? "a machine that was never recorded" };
+  if (machine !== undefined) facts.machineId = machine.id;
   const instanceType = text(machine?.details.instanceType);
   const market = text(machine?.details.market);
   const zone = text(machine?.details.zone);

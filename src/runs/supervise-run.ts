@@ -159,7 +159,7 @@ export async function superviseRun(deps: SuperviseDeps, runId: string, signal: A
  * left to the heartbeat lease.
  */
 async function adoptOrLaunch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promise<void> {
-  const found = await deps.backend.find?.(run);
+  const found = await deps.backend.find?.(run, currentAttempt(run));
   if (found !== undefined) {
     await deps.store.update(run.id, { machine: found, heartbeatAt: Math.max(run.heartbeatAt ?? 0, (deps.now ?? Date.now)()) });
     deps.log.info({ runId: run.id, machine: found.description }, "adopted the machine started before a crash");

@@ -75,6 +75,8 @@ export interface RunAttempt {
   attempt: number;
   /** The machine's description, and its instance type and market where the backend says (EC2). */
   machine: string;
+  /** The backend's id of the machine: an instance id on EC2 (absent in records from before it was kept). */
+  machineId?: string;
   instanceType?: string;
   market?: string;
   zone?: string;

@@ -950,6 +950,8 @@ interface IssueState {
   readonly body: string;
   readonly user: string;
   readonly createdAt: string;
+  /** Moved by a new comment and, for a pull request, a push to its head (as GitHub does). */
+  updatedAt: string;
   readonly isPullRequest: boolean;
 }
 
@@ -1306,6 +1308,8 @@ class GitHubDoubleServer implements GitHubDouble {
     if (pull === undefined) throw new Error(`no pull request #${number} in ${owner}/${name}`);
     if (this.#findCommit(repo, sha) === undefined) throw new Error(`${sha} is not a commit of ${owner}/${name}: create it with double.commit first`);
     repo.pulls.set(number, { ...pull, headSha: sha });
+    const issue = repo.issues.get(number);
+    if (issue !== undefined) issue.updatedAt = isoSeconds(new Date());
     this.#notify();
   }
 
@@ -2125,7 +2129,7 @@ class GitHubDoubleServer implements GitHubDouble {
       milestone: null,
       active_lock_reason: null,
       created_at: issue?.createdAt ?? this.#startedAt,
-      updated_at: issue?.createdAt ?? this.#startedAt,
+      updated_at: issue?.updatedAt ?? this.#startedAt,
       closed_at: null,
       merged_at: null,
       merge_commit_sha: null,
@@ -2203,7 +2207,7 @@ class GitHubDoubleServer implements GitHubDouble {
       comments: this.commentsOn(repo.owner, repo.name, issue.number).length,
       closed_at: null,
       created_at: issue.createdAt,
-      updated_at: issue.createdAt,
+      updated_at: issue.updatedAt,
       closed_by: null,
       author_association: this.association(repo, issue.user),
     };
@@ -2317,6 +2321,7 @@ class GitHubDoubleServer implements GitHubDouble {
       body: options.body ?? "",
       user: options.user ?? "octocat",
       createdAt: isoSeconds(new Date()),
+      updatedAt: isoSeconds(new Date()),
       isPullRequest,
     });
     return number;
@@ -2353,6 +2358,7 @@ class GitHubDoubleServer implements GitHubDouble {
       },
     };
     this.#comments.set(commentId, { owner: repo.owner, repo: repo.name, issueNumber: issue.number, data, history: [body] });
+    issue.updatedAt = now;
     return data;
   }
 

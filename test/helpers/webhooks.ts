@@ -89,6 +89,8 @@ export interface IssueCommentPayloadOptions extends RepositoryFields {
   readonly userType?: "User" | "Bot" | "Organization";
   /** Default: "OWNER" if the user owns the repository, else "COLLABORATOR". */
   readonly authorAssociation?: string;
+  /** When the comment was written (ISO 8601, whole seconds as GitHub sends). Default: now. */
+  readonly createdAt?: string;
 }
 
 export function makeIssueCommentPayload(options: IssueCommentPayloadOptions): IssueCommentCreatedPayload {
@@ -123,10 +125,32 @@ export function makeIssueCommentPayload(options: IssueCommentPayloadOptions): Is
   comment.url = `${api}/repos/${fullName}/issues/comments/${options.commentId}`;
   comment.html_url = `${issue.html_url}#issuecomment-${options.commentId}`;
   comment.issue_url = issue.url;
+  comment.created_at = comment.updated_at = options.createdAt ?? new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
   Object.assign(comment.user ?? {}, user);
   comment.author_association = (options.authorAssociation ??
     (options.user.toLowerCase() === options.owner.toLowerCase() ? "OWNER" : "COLLABORATOR")) as typeof comment.author_association;
   Object.assign(payload.sender, user);
+  return payload;
+}
+
+export type PullRequestPayload = Context<"pull_request.synchronize">["payload"];
+
+export interface PullRequestPayloadOptions extends RepositoryFields {
+  readonly action: "opened" | "reopened" | "synchronize";
+  readonly number: number;
+  readonly headSha: string;
+  /** `owner/name` of the head repository; a fork's differs from the base. Default: the base repository. */
+  readonly headRepoFullName?: string;
+}
+
+/** A `pull_request` event: the PR's head commit and head repository as the app reads them. */
+export function makePullRequestPayload(options: PullRequestPayloadOptions): PullRequestPayload {
+  const payload = withRepository(loadWebhookExample("pull_request", options.action), options) as unknown as PullRequestPayload;
+  const { fullName } = urls(options);
+  const headRepo = options.headRepoFullName ?? fullName;
+  payload.pull_request.number = options.number;
+  payload.pull_request.head.sha = options.headSha;
+  Object.assign(payload.pull_request.head.repo ?? {}, { full_name: headRepo, name: headRepo.split("/")[1] });
   return payload;
 }
 

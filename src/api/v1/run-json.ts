@@ -1,5 +1,5 @@
 import { machineFacts, type MachineFacts } from "../../runs/machine-facts.js";
-import type { GpuSeen, Run } from "../../runs/types.js";
+import type { GpuSeen, Run, RunAttempt } from "../../runs/types.js";
 
 /** A run as the API shows it: no agent token hash, no workflow internals beyond what a user reads. */
 export interface RunJson {
@@ -35,6 +35,8 @@ export interface RunJson {
   gpusSeen?: GpuSeen[];
   /** What the backend reported while it looked for a machine (capacity errors, fallbacks). */
   provisioningNotes?: string[];
+  /** Attempts that spot interruptions ended, oldest first; the current attempt (number length + 1) is on `machine`. */
+  attempts?: AttemptJson[];
   /** The budget gate: `waiting` (with the message) until a writer approves; `approved` by whom. */
   approval?: { state: "waiting"; message: string } | { state: "approved"; by: string; at: string };
 }
@@ -47,6 +49,19 @@ export type MachineJson = Omit<MachineFacts, "instanceId" | "final"> & {
   /** True once the run ended: `costDollars` (price x time since launch) is the total. */
   costFinal: boolean;
 };
+
+/** An interrupted attempt as the API shows it: the record, times as ISO 8601. */
+export type AttemptJson = Omit<RunAttempt, "interruptedAt" | "checkpointSavedAt" | "launchedAt"> & { interruptedAt: string; checkpointSavedAt?: string; launchedAt?: string };
+
+function attemptJson(a: RunAttempt): AttemptJson {
+  const { interruptedAt, checkpointSavedAt, launchedAt, ...rest } = a;
+  return {
+    ...rest,
+    interruptedAt: new Date(interruptedAt).toISOString(),
+    ...(checkpointSavedAt !== undefined ? { checkpointSavedAt: new Date(checkpointSavedAt).toISOString() } : {}),
+    ...(launchedAt !== undefined ? { launchedAt: new Date(launchedAt).toISOString() } : {}),
+  };
+}
 
 function machineJson(run: Run, nowMs: number): MachineJson | undefined {
   const facts = machineFacts(run, nowMs);
@@ -84,6 +99,7 @@ export function runJson(run: Run, publicUrl: string, nowMs: number): RunJson {
     ...(run.machine !== undefined ? { machine: machineJson(run, nowMs) } : {}),
     ...(run.gpusSeen !== undefined ? { gpusSeen: run.gpusSeen } : {}),
     ...(run.provisioningNotes !== undefined ? { provisioningNotes: run.provisioningNotes } : {}),
+    ...(run.attempts !== undefined && run.attempts.length > 0 ? { attempts: run.attempts.map(attemptJson) } : {}),
     ...(run.approval !== undefined
       ? { approval: run.approval.state === "waiting" ? run.approval : { state: "approved" as const, by: run.approval.by, at: new Date(run.approval.at).toISOString() } }
       : {}),

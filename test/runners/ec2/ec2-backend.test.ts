@@ -79,6 +79,9 @@ describe("EC2 backend: start", () => {
       { Key: "dstack:run-id", Value: "r-1" },
       { Key: "dstack:repo", Value: "acme/ml" },
       { Key: "dstack:service", Value: "https://dstack.example.com" },
+      { Key: "dstack:attempt", Value: "1" },
+      { Key: "dstack:market", Value: "on-demand" },
+      { Key: "dstack:price-per-hour", Value: "0.526" },
     ];
     expect(input).toEqual({
       ImageId: "ami-0abc",
@@ -95,7 +98,7 @@ describe("EC2 backend: start", () => {
         { ResourceType: "instance", Tags: tags },
         { ResourceType: "volume", Tags: tags },
       ],
-      ClientToken: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      ClientToken: expect.stringMatching(/^r-1-a1-[0-9a-f]{16}$/),
     });
     const userData = Buffer.from(input.UserData ?? "", "base64").toString("utf8");
     expect(userData.startsWith("#!/bin/bash\n")).toBe(true);
