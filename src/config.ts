@@ -112,11 +112,15 @@ const ROLES: Role[] = ["all", "web", "worker"];
  * `ConfigError`; returns a frozen object. The only reader of environment variables in the service.
  */
 export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
-  const parsed = EnvSchema.safeParse(env);
   const problems: string[] = [];
+  let parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(issue.message);
-    throw new ConfigError(`invalid configuration:\n- ${problems.join("\n- ")}`);
+    // Read on without the bad numbers (their defaults stand in), so that `PORT=abc DSTACK_BACKEND=gce`
+    // reports both in one message rather than one per start.
+    const bad = new Set(parsed.error.issues.map((i) => String(i.path[0])));
+    parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([k]) => !bad.has(k))));
+    if (!parsed.success) throw new ConfigError(`invalid configuration:\n- ${problems.join("\n- ")}`);
   }
   const e = parsed.data;
 

@@ -11,6 +11,7 @@ import { createBackend, type RunnerBackend } from "../runners/index.js";
 import type { LocalGpu } from "../runners/local/local-gpus.js";
 import { mountAgentApi } from "./api/agent-api.js";
 import { mountAgentBundle } from "./api/agent-bundle.js";
+import { sendErrorPage } from "./api/page-response.js";
 import { mountPages } from "./api/pages.js";
 import { createGitHubUsers } from "./api/github-users.js";
 import { mountApiV1 } from "./api/v1/mount-api-v1.js";
@@ -184,7 +185,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   let server: Server | undefined;
   let port = config.port;
   if (config.role !== "worker") {
-    const router = new Router(log);
+    const router = new Router(log, sendErrorPage);
     router.add("GET", "/healthz", async (ctx) => {
       const ok = await Promise.race([
         redis.ping().then(

@@ -65,7 +65,12 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     if (token === undefined || !(await deps.store.verifyToken(id, token))) {
       throw new UnauthorizedError("this runner token is not valid for that run");
     }
-    return deps.store.get(id);
+    const run = await deps.store.get(id);
+    // The workflow's own code can read the token on its machine. Once the run is concluded (machine
+    // released, log archived, conclusion published) no agent has anything left to send or fetch, so a
+    // copied token must not keep reading the job's secrets and inputs or writing into the run.
+    if (run.concluded) throw new UnauthorizedError("this run has ended; its runner token is no longer valid");
+    return run;
   };
   const base = "/api/agent/v1/runs/:id";
 

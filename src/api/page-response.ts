@@ -1,5 +1,7 @@
+import type { ServerResponse } from "node:http";
 import { UnauthorizedError } from "../errors.js";
 import { bearerToken, sendJson, type RequestContext } from "../http/router.js";
+import { render } from "../render.js";
 import type { UserAccess } from "./user-access.js";
 import { bearerPrincipal, sessionPrincipal, type ApiAuth, type Principal } from "./v1/api-auth.js";
 
@@ -18,9 +20,20 @@ export const PAGE_SECURITY_HEADERS = {
   "cache-control": "no-store",
 } as const;
 
-export function sendHtml(ctx: RequestContext, status: number, html: string): void {
+export function sendHtml(ctx: Pick<RequestContext, "res">, status: number, html: string): void {
   ctx.res.writeHead(status, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(html), ...PAGE_SECURITY_HEADERS });
   ctx.res.end(html);
+}
+
+const ERROR_TITLES: Record<number, string> = { 400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Conflict" };
+
+/**
+ * The router's error page for browsers (`Router`'s `errorPage`): a run link that is wrong or gone shows
+ * the reason on a page of this service rather than `{"code":"not_found",...}`.
+ */
+export function sendErrorPage(res: ServerResponse, status: number, message: string): void {
+  const title = ERROR_TITLES[status] ?? (status >= 500 ? "Something went wrong" : "Error");
+  sendHtml({ res }, status, render("error.html", { title, message }));
 }
 
 /** What the pages need to know who is signed in. */
@@ -64,7 +77,16 @@ export function formatTime(ms: number | undefined): string {
   return ms === undefined ? "" : `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
-/** Only same-site relative paths: an open redirect after sign-in would be a phishing tool. */
+/** Any origin: `safeNext` only asks whether a path stays on it. */
+const NEXT_BASE = "https://dstack.invalid";
+
+/**
+ * Only same-site relative paths: an open redirect after sign-in would be a phishing tool. Control
+ * characters are refused too: browsers drop tabs and line breaks from a URL before parsing it, so
+ * `/\t/evil.example` would go to `//evil.example`; the WHATWG parser (the browsers' own) has the last word.
+ */
 export function safeNext(next: string | null): string {
-  return next !== null && /^\/(?!\/)[^\\]*$/.test(next) ? next : "/";
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+  if (next === null || !/^\/(?![/\\])[^\\\u0000-\u001f\u007f]*$/.test(next)) return "/";
+  return new URL(next, NEXT_BASE).origin === NEXT_BASE ? next : "/";
 }

@@ -126,13 +126,16 @@ export function mountPages(router: Router, deps: PagesDeps): void {
   });
 }
 
-/** What the run's code is (the commit, its local changes, or an uploaded tree), with a link to the uploaded tarball. */
+/**
+ * What the run's code is (the commit, its local changes, or an uploaded tree), with a link to the uploaded tarball.
+ * Plain text, no Markdown backticks: the page shows it as written.
+ */
 async function codeView(deps: PagesDeps, run: Run): Promise<{ text: string; url?: string; linkText?: string; deleted?: string[] }> {
   const link = (key: string) => deps.artifacts.downloadUrl(key, { expiresInSeconds: 3600, fileName: `${run.id}-code.tar.gz` });
-  if (run.code.kind === "upload") return { text: "a working tree uploaded by `dstack run` (no GitHub access to the commit)", url: await link(run.code.key), linkText: "the uploaded files (tar.gz)" };
+  if (run.code.kind === "upload") return { text: "a working tree uploaded by dstack run (no GitHub access to the commit)", url: await link(run.code.key), linkText: "the uploaded files (tar.gz)" };
   if (run.code.overlay === undefined) return { text: "the commit, from GitHub" };
   return {
-    text: "the commit from GitHub with the local changes of `dstack run` laid over it",
+    text: "the commit from GitHub with the local changes of dstack run laid over it",
     url: await link(run.code.overlay.key),
     linkText: "changed and untracked files (tar.gz)",
     deleted: run.code.overlay.deleted.slice(0, 100),

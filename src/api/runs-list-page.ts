@@ -1,7 +1,7 @@
 import type { Router } from "../http/router.js";
 import { render } from "../render.js";
 import type { RunStore } from "../runs/run-store.js";
-import { runDuration } from "../runs/run-view.js";
+import { describeTrigger, runDuration } from "../runs/run-view.js";
 import { ACTIVE_STATUSES, isTerminal, RUN_STATUSES, type Run } from "../runs/types.js";
 import { formatTime, pageApiAuth, requireUser, sendHtml, type PageAuth } from "./page-response.js";
 import { repoFilter, requireRepo } from "./v1/api-auth.js";
@@ -78,8 +78,8 @@ export function runRow(run: Run, nowMs: number) {
     url: `/runs/${encodeURIComponent(run.id)}`,
     repo: run.repo,
     workflow: run.workflow.name,
-    trigger: run.trigger.kind,
-    actor: run.trigger.actor,
+    // The run page's words ("dstack run by the API", "comment by @alice on #3"), not "api by api".
+    trigger: describeTrigger(run),
     commit: shortSha(run.commit),
     status: run.status,
     active: !isTerminal(run.status),

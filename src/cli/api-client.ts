@@ -67,7 +67,8 @@ async function errorOf(res: Response, url: string): Promise<DstackError> {
     case 403:
       // `forbidden`: the token is fine, but its user's GitHub permission does not allow this.
       if (code === "forbidden") return new UnauthorizedError(message);
-      return new UnauthorizedError(`the server refused the API token (${message}); set DSTACK_TOKEN or run \`dstack config --token\``);
+      // The service's message already says what to do (check DSTACK_TOKEN, make a new CLI token): add only where.
+      return new UnauthorizedError(`the server at ${url} refused the token: ${message}`);
     case 404:
       return new NotFoundError(message);
     case 400:

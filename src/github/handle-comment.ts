@@ -8,6 +8,7 @@ import { loadWorkflows } from "../workflow/index.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
 import { checkForkHead } from "./fork-head.js";
 import { canWrite, permissionOf } from "./permissions.js";
+import type { RequestPriority } from "./rate-gate.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import { startRunGroup } from "./start-runs.js";
 import type { RepoEventDeps } from "./repo-event.js";
@@ -28,6 +29,16 @@ export interface CommentPayload {
 const DEDUPE_SECONDS = 3 * 24 * 3600;
 /** A command's dedupe key holds this once the command was accepted (it earns the 👀). */
 const ACCEPTED = "accepted";
+/** Comments of one commenter without write permission answered per repository in an hour. */
+const OUTSIDER_ANSWERS_PER_HOUR = 10;
+
+/** Counts an answer to `user`, an outsider on `repo`; false once the hour's quota is used up. */
+async function withinOutsiderQuota(deps: Pick<CommentDeps, "redis" | "prefix">, repo: string, user: string): Promise<boolean> {
+  const key = `${deps.prefix}:outsider-answers:${repo}:${user.toLowerCase()}`;
+  // SET NX starts the hour with the first answer; INCR keeps that expiry. One transaction, so the key never lives without it.
+  const res = await deps.redis.multi().set(key, "0", "EX", 3600, "NX").incr(key).exec();
+  return Number(res?.[1]?.[1] ?? Infinity) <= OUTSIDER_ANSWERS_PER_HOUR;
+}
 
 /**
  * `issue_comment.created`: runs each `/dstack` command of the comment, once (keyed by comment id
@@ -46,6 +57,12 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
   let accepted = 0;
   let permission: Awaited<ReturnType<typeof permissionOf>> | undefined;
   let target: Promise<Target> | undefined;
+  // Anyone may comment on a public repository, and every reply spends the installation's shared
+  // budget of content-creating requests (rate-gate.ts): a commenter who may not write gets one reply
+  // per comment at most, sent only while the budget has room beyond the share kept for conclusions,
+  // so comment spam cannot hold up the runs of every repository of the installation; past
+  // OUTSIDER_ANSWERS_PER_HOUR such comments get no answer at all (nor the GitHub reads of `help`).
+  let outsiderAnswered = false;
 
   for (const [index, command] of commands.entries()) {
     const key = `${deps.prefix}:cmd:${repository.full_name}:${comment.id}:${index}`;
@@ -55,23 +72,27 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
       continue;
     }
     try {
+      permission ??= await permissionOf({ github: deps.github, redis: deps.redis, prefix: deps.prefix }, { owner, repo, user });
+      const writer = canWrite(permission);
+      if (!writer) {
+        if (outsiderAnswered || !(await withinOutsiderQuota(deps, repository.full_name, user))) continue;
+        outsiderAnswered = true;
+      }
+      const say = { ...ctx, priority: writer ? ("high" as const) : ("low" as const) };
       if (command.kind === "invalid") {
-        await reply(deps, ctx, { command: command.line, title: "This command was not understood", message: command.message, usage: USAGE });
+        await reply(deps, say, { command: command.line, title: "This command was not understood", message: command.message, usage: USAGE });
         continue;
       }
-      if (command.kind !== "help") {
-        permission ??= await permissionOf({ github: deps.github, redis: deps.redis, prefix: deps.prefix }, { owner, repo, user });
-        if (!canWrite(permission)) {
-          await reply(deps, ctx, {
-            command: command.line,
-            title: "Nothing ran",
-            message: `@${user} needs write, maintain or admin permission on ${repository.full_name} to ${command.kind} runs (they have \`${permission}\`). Ask a maintainer to comment the command instead.`,
-          });
-          continue;
-        }
+      if (command.kind !== "help" && !writer) {
+        await reply(deps, say, {
+          command: command.line,
+          title: "Nothing ran",
+          message: `@${user} needs write, maintain or admin permission on ${repository.full_name} to ${command.kind} runs (they have \`${permission}\`). Ask a maintainer to comment the command instead.`,
+        });
+        continue;
       }
       target ??= findTarget(deps, payload);
-      const ok = await runCommand(deps, payload, command, await target, key);
+      const ok = await runCommand(deps, payload, command, await target, key, say.priority);
       if (ok) {
         accepted++;
         await deps.redis.set(key, ACCEPTED, "EX", DEDUPE_SECONDS);
@@ -141,10 +162,11 @@ async function runCommand(
   command: Exclude<Command, { kind: "invalid" }>,
   target: Target,
   key: string,
+  priority: RequestPriority,
 ): Promise<boolean> {
   const owner = payload.repository.owner.login;
   const repo = payload.repository.name;
-  const ctx = { owner, repo, issueNumber: payload.issue.number };
+  const ctx = { owner, repo, issueNumber: payload.issue.number, priority };
   const fullName = payload.repository.full_name;
   switch (command.kind) {
     case "help": {
@@ -205,6 +227,7 @@ async function runCommand(
             target: resolved.target,
             variables: resolved.variables,
             code: { kind: "github" },
+            targetRunId: resolved.runId,
           },
         );
       } catch (err) {
@@ -265,13 +288,15 @@ async function runCommand(
   }
 }
 
+/** A reply to a command; a `low` one is skipped when the installation's budget would make it wait (`requestIfFree`). */
 async function reply(
   deps: Pick<CommentDeps, "github">,
-  ctx: { owner: string; repo: string; issueNumber: number },
+  ctx: { owner: string; repo: string; issueNumber: number; priority: RequestPriority },
   view: { command: string; title?: string; message: string; items?: string[]; usage?: string[]; problems?: Problem[] },
 ): Promise<void> {
   const body = render("reply", { ...view, items: view.items ?? [], usage: view.usage ?? [], problems: view.problems ?? [] });
-  await deps.github.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+  const send = ctx.priority === "low" && deps.github.requestIfFree !== undefined ? deps.github.requestIfFree.bind(deps.github) : deps.github.request.bind(deps.github);
+  await send("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
     owner: ctx.owner,
     repo: ctx.repo,
     issue_number: ctx.issueNumber,

@@ -42,6 +42,7 @@ export async function startTriggeredRuns(
         target: resolved.target,
         variables: resolved.variables,
         code: { kind: "github" },
+        targetRunId: resolved.runId,
       });
       started.push(w.name);
     } catch (err) {

@@ -11,6 +11,9 @@ export interface RequestContext {
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
+/** Writes an error as a page; the router calls it for a browser's request outside `/api/` (see `wantsPage`). */
+export type ErrorPage = (res: ServerResponse, status: number, message: string) => void;
+
 interface Route {
   method: string;
   path: string;
@@ -40,7 +43,11 @@ const STATUS_BY_CODE: Record<string, number> = {
 export class Router {
   private readonly routes: Route[] = [];
 
-  constructor(private readonly log: Pick<Logger, "error" | "warn">) {}
+  /** `errorPage`: how a browser sees a failed page (a run that does not exist); without it, JSON for everyone. */
+  constructor(
+    private readonly log: Pick<Logger, "error" | "warn">,
+    private readonly errorPage?: ErrorPage,
+  ) {}
 
   add(method: string, path: string, handler: Handler): this {
     const names: string[] = [];
@@ -92,15 +99,26 @@ export class Router {
 
   private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
     if (err instanceof DstackError) {
-      const status = STATUS_BY_CODE[err.code] ?? 400;
-      if (!res.headersSent) sendJson(res, status, { code: err.code, message: err.message });
-      else res.destroy();
+      this.sendError(res, req, STATUS_BY_CODE[err.code] ?? 400, { code: err.code, message: err.message });
       return;
     }
     this.log.error({ err, method: req.method, path: req.url?.split("?")[0] }, "request failed");
-    if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "internal error; see the service log" });
-    else res.destroy();
+    this.sendError(res, req, 500, { code: "internal", message: "internal error; see the service log" });
   }
+
+  private sendError(res: ServerResponse, req: IncomingMessage, status: number, body: { code: string; message: string }): void {
+    if (res.headersSent) res.destroy();
+    else if (this.errorPage !== undefined && wantsPage(req)) this.errorPage(res, status, body.message);
+    else sendJson(res, status, body);
+  }
+}
+
+/**
+ * A browser opening a page (a run's link, `/repos/x/y/settings`) asks for HTML; the API, the CLI, the
+ * pages' own scripts and GitHub's webhooks do not, and always get `{code, message}`.
+ */
+function wantsPage(req: IncomingMessage): boolean {
+  return !(req.url ?? "/").startsWith("/api/") && (req.headers.accept ?? "").includes("text/html");
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

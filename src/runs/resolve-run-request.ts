@@ -9,9 +9,18 @@ import {
 } from "../workflow/index.js";
 import type { Problem, SourceFile, Workflow } from "../workflow/types.js";
 import { DstackError } from "../errors.js";
+import { newRunId } from "./run-store.js";
 
 export type ResolvedRunRequest =
-  | { ok: true; workflows: Workflow[]; target: Workflow; variables: Record<string, string>; warnings: Problem[] }
+  | {
+      ok: true;
+      workflows: Workflow[];
+      target: Workflow;
+      variables: Record<string, string>;
+      warnings: Problem[];
+      /** The id the target's run gets (`submitRunGroup`'s `targetRunId`): `${{ run.name }}` in the files. */
+      runId: string;
+    }
   | { ok: false; kind: "invalid-files" | "invalid-command" | "refused"; message: string; problems: Problem[]; known: string[] };
 
 /**
@@ -24,6 +33,8 @@ export function resolveRunRequest(
   argv: string[],
   options: { runName?: string; check?: (w: Workflow) => string | undefined } = {},
 ): ResolvedRunRequest {
+  // Chosen before the files are read, so `${{ run.name }}` is the id the run will have.
+  const runId = options.runName ?? newRunId();
   const first = loadWorkflows(files);
   const known = first.workflows.map((w) => w.name);
   const fileErrors = first.problems.filter((p) => p.severity === "error");
@@ -49,7 +60,7 @@ export function resolveRunRequest(
       break;
     case "workflow": {
       if (fileErrors.length > 0) return invalidFiles(first.problems);
-      const loaded = loadWorkflows(files, { variables: command.run.variables, run: { name: options.runName, args: command.run.args } });
+      const loaded = loadWorkflows(files, { variables: command.run.variables, run: { name: runId, args: command.run.args } });
       if (hasErrors(loaded.problems)) return invalidFiles(loaded.problems);
       const found = loaded.workflows.find((w) => w.name === command.run.workflow);
       if (found === undefined) return invalidFiles(loaded.problems);
@@ -81,5 +92,5 @@ export function resolveRunRequest(
       return { ok: false, kind: "refused", message: `${which}: ${refusal}`, problems: [], known };
     }
   }
-  return { ok: true, workflows, target, variables, warnings };
+  return { ok: true, workflows, target, variables, warnings, runId };
 }

@@ -14,6 +14,8 @@ export interface SubmitInput {
   target: string | Workflow;
   variables: Record<string, string>;
   code: Run["code"];
+  /** The target's run id when it was chosen earlier (`resolveRunRequest`'s `runId`, `${{ run.name }}`). */
+  targetRunId?: string;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface SubmitInput {
  */
 export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInput): Promise<Run[]> {
   const plan = planRunGroup(input.workflows, input.target);
-  const ids = new Map(plan.nodes.map((n) => [n.workflow.name, newRunId()] as const));
+  const ids = new Map(plan.nodes.map((n) => [n.workflow.name, n.workflow.name === plan.target ? (input.targetRunId ?? newRunId()) : newRunId()] as const));
   const groupId = ids.get(plan.target) ?? newRunId();
 
   const reused = new Map<string, RunInput[]>();
@@ -38,7 +40,7 @@ export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInp
         throw new InvalidInputError(
           ref.tag === "latest"
             ? `${what}: ${ref.workflow ?? "that workflow"} has no successful run in ${repo} yet; run it first`
-            : `${what}: no run in ${repo} is tagged ${ref.tag}; tag one with \`/dstack tag <run> ${ref.tag}\``,
+            : `${what}: no run in ${repo} is tagged ${ref.tag}; tag one with ${howToTag(input.trigger, ref.tag)}`,
           "unknown_tag",
         );
       }
@@ -68,4 +70,9 @@ export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInp
     runs.push(run);
   }
   return runs;
+}
+
+/** How the person who asked tags a run: the CLI from a laptop, a PR comment otherwise. */
+function howToTag(trigger: Trigger, tag: string): string {
+  return trigger.kind === "api" ? `\`dstack tags add ${tag} <run>\`` : `\`/dstack tag <run> ${tag}\``;
 }

@@ -5,52 +5,63 @@
  */
 export function findCycles(nodes: readonly string[], edges: (node: string) => readonly string[]): string[][] {
   const order = new Map(nodes.map((n, i) => [n, i]));
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const onStack = new Set<string>();
+  // The walk runs on node numbers (`order`'s), in typed arrays: no string hashing per step, little garbage.
+  const names: string[] = [];
+  for (const [name, id] of order) names[id] = name;
+  const index = new Int32Array(nodes.length).fill(-1);
+  const low = new Int32Array(nodes.length);
+  const onStack = new Uint8Array(nodes.length);
+  const stack: number[] = [];
   const components: string[][] = [];
   let counter = 0;
 
   // Each frame keeps its node's targets: computed once per node, not once per step of the walk.
-  const targetsOf = (node: string): readonly string[] => edges(node).filter((t) => order.has(t));
+  const targetsOf = (node: number): number[] => {
+    const targets: number[] = [];
+    for (const target of edges(names[node] as string)) {
+      const id = order.get(target);
+      if (id !== undefined) targets.push(id);
+    }
+    return targets;
+  };
+  const visit = (node: number): void => {
+    index[node] = counter;
+    low[node] = counter++;
+    stack.push(node);
+    onStack[node] = 1;
+  };
 
   // Iterative Tarjan: deep dependency chains must not overflow the call stack.
-  for (const root of nodes) {
-    if (index.has(root)) continue;
-    const work: Array<{ node: string; next: number; targets: readonly string[] }> = [{ node: root, next: 0, targets: targetsOf(root) }];
-    index.set(root, counter);
-    low.set(root, counter++);
-    stack.push(root);
-    onStack.add(root);
+  for (const rootName of nodes) {
+    const root = order.get(rootName) as number;
+    if (index[root] !== -1) continue;
+    const work: Array<{ node: number; next: number; targets: readonly number[] }> = [{ node: root, next: 0, targets: targetsOf(root) }];
+    visit(root);
     while (work.length > 0) {
-      const frame = work[work.length - 1] as { node: string; next: number; targets: readonly string[] };
+      const frame = work[work.length - 1] as { node: number; next: number; targets: readonly number[] };
       const targets = frame.targets;
       if (frame.next < targets.length) {
-        const target = targets[frame.next++] as string;
-        if (!index.has(target)) {
-          index.set(target, counter);
-          low.set(target, counter++);
-          stack.push(target);
-          onStack.add(target);
+        const target = targets[frame.next++] as number;
+        if (index[target] === -1) {
+          visit(target);
           work.push({ node: target, next: 0, targets: targetsOf(target) });
-        } else if (onStack.has(target)) {
-          low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(target) as number));
+        } else if (onStack[target] === 1) {
+          low[frame.node] = Math.min(low[frame.node] as number, index[target] as number);
         }
         continue;
       }
       work.pop();
       const parent = work[work.length - 1];
-      if (parent) low.set(parent.node, Math.min(low.get(parent.node) as number, low.get(frame.node) as number));
-      if (low.get(frame.node) === index.get(frame.node)) {
+      if (parent) low[parent.node] = Math.min(low[parent.node] as number, low[frame.node] as number);
+      if (low[frame.node] === index[frame.node]) {
         const component: string[] = [];
-        let member: string;
+        let member: number;
         do {
-          member = stack.pop() as string;
-          onStack.delete(member);
-          component.push(member);
+          member = stack.pop() as number;
+          onStack[member] = 0;
+          component.push(names[member] as string);
         } while (member !== frame.node);
-        const selfLoop = component.length === 1 && edges(frame.node).includes(frame.node);
+        const selfLoop = component.length === 1 && targets.includes(frame.node);
         if (component.length > 1 || selfLoop) components.push(component);
       }
     }

@@ -7,6 +7,7 @@ import { readProvidersFile } from "./providers-file.js";
 import type { CustomProvider } from "./providers-file.js";
 import { readWorkflow } from "./read-workflow.js";
 import type { LoadOptions, LoadResult, Problem, SourceFile, Workflow } from "./types.js";
+import { variableEnvName } from "./variable-env-name.js";
 import { readVariablesFile } from "./variables-file.js";
 import type { VariableSection } from "./variables-file.js";
 import { describeNode, YamlFile } from "./yaml-file.js";
@@ -49,11 +50,20 @@ export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, pa
   const sections = collectSections(parsed.filter((p) => p.kind === "variables").flatMap((p) => readVariablesFile(p.yaml)));
   const overrides = options.variables ?? {};
   const fromCommandLine: ReadonlySet<string> = new Set(Object.keys(overrides));
-  const scopeFor = (workflow: string) => ({
-    variables: Object.assign({}, sections.get("global")?.values, sections.get(workflow)?.values, overrides),
-    defineHint: `\`.dstack/variables.yaml\` under \`${workflow || "WORKFLOW"}:\` or \`global:\``,
-    fromCommandLine,
-  });
+  // Workflows without a section of their own see the same variables: merged, and named for env, once.
+  let shared: { variables: Record<string, string>; variableEnv: Record<string, string> } | undefined;
+  const visibleFor = (workflow: string) => {
+    const own = sections.get(workflow);
+    if (own === undefined && shared !== undefined) return shared;
+    const variables = Object.assign({}, sections.get("global")?.values, own?.values, overrides);
+    const visible = { variables, variableEnv: variableEnv(variables) };
+    if (own === undefined) shared = visible;
+    return visible;
+  };
+  const scopeFor = (workflow: string) => {
+    const { variables, variableEnv } = visibleFor(workflow);
+    return { variables, variableEnv, defineHint: `\`.dstack/variables.yaml\` under \`${workflow || "WORKFLOW"}:\` or \`global:\``, fromCommandLine };
+  };
 
   const nodes: GraphNode[] = [];
   const workflows: Workflow[] = [];
@@ -114,6 +124,12 @@ function workflowItems(yaml: YamlFile) {
   }
   if (!found) yaml.report.error(root, "missing-workflows", `\`${yaml.report.path}\` has no \`workflows:\` list`);
   return items;
+}
+
+function variableEnv(variables: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
+  return env;
 }
 
 function collectProviders(list: CustomProvider[]): Map<string, CustomProvider> {

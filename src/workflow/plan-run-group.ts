@@ -71,12 +71,14 @@ function needsOf(workflow: Workflow): string[] {
 }
 
 function reuseOf(workflow: Workflow): TagDependency[] {
-  return workflow.dependsOn.flatMap((dep): TagDependency[] => {
-    if (dep.kind === "tag") return [dep];
+  // A loop, not `flatMap`: that made an array for every dependency, and most are workflows run here.
+  const reuse: TagDependency[] = [];
+  for (const dep of workflow.dependsOn) {
+    if (dep.kind === "tag") reuse.push(dep);
     // Another repository's workflow cannot run here: reuse its latest successful run.
-    if (dep.repo !== undefined) return [{ kind: "tag", tag: "latest", workflow: dep.workflow, repo: dep.repo }];
-    return [];
-  });
+    else if (dep.repo !== undefined) reuse.push({ kind: "tag", tag: "latest", workflow: dep.workflow, repo: dep.repo });
+  }
+  return reuse;
 }
 
 function cycleError(byName: Map<string, Workflow>, from: string): InvalidInputError {

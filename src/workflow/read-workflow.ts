@@ -13,7 +13,6 @@ import type { ResolvedProvider } from "./resolve-provider.js";
 import { substituteVariables } from "./substitute-variables.js";
 import type { SubstitutionScope } from "./substitute-variables.js";
 import type { LoadOptions, Workflow } from "./types.js";
-import { variableEnvName } from "./variable-env-name.js";
 import { describeNode, scalarSource } from "./yaml-file.js";
 import type { Entry, YamlFile } from "./yaml-file.js";
 
@@ -21,8 +20,11 @@ import type { Entry, YamlFile } from "./yaml-file.js";
 export interface WorkflowReadContext {
   /** Names of the providers of `.dstack/providers.yaml`. */
   customProviders: ReadonlySet<string>;
-  /** The variables a workflow sees, and where to define a missing one (for messages). */
-  scopeFor(workflow: string): Pick<SubstitutionScope, "variables" | "defineHint" | "fromCommandLine">;
+  /**
+   * The variables a workflow sees, the same as environment variables (`batch-size` -> `BATCH_SIZE`,
+   * shared by workflows that see the same variables: read-only), and where to define a missing one.
+   */
+  scopeFor(workflow: string): Pick<SubstitutionScope, "variables" | "defineHint" | "fromCommandLine"> & { variableEnv: Readonly<Record<string, string>> };
   run: LoadOptions["run"];
 }
 
@@ -35,26 +37,47 @@ export interface ReadWorkflowResult {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Fields whose `$var` shell-style substitutions are reported, in the order they are checked. */
+const SHELL_CHECKED_KEYS: readonly string[] = ["commands", "artifacts", "template"];
 
 /** Reads one item of `workflows:`, reporting every problem of it. */
 export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowReadContext): ReadWorkflowResult {
   const entries = yaml.entries(item);
-  const nameEntry = entries.find((e) => e.key === "name");
+  // The keys read apart, found in one pass rather than a `find` (and its closure) per key.
+  let nameEntry: Entry | undefined;
+  let providerEntry: Entry | undefined;
+  const shellChecked: Array<Entry | undefined> = [undefined, undefined, undefined];
+  for (const entry of entries) {
+    const at = SHELL_CHECKED_KEYS.indexOf(entry.key);
+    if (at >= 0) shellChecked[at] ??= entry;
+    else if (entry.key === "name") nameEntry ??= entry;
+    else if (entry.key === "provider") providerEntry ??= entry;
+  }
   const name = readName(nameEntry, item, entries, yaml);
-  const { variables: visible, defineHint, fromCommandLine } = context.scopeFor(name ?? "");
+  const { variables: visible, variableEnv, defineHint, fromCommandLine } = context.scopeFor(name ?? "");
   const scope: SubstitutionScope = context.run ? { variables: visible, defineHint, fromCommandLine, run: context.run } : { variables: visible, defineHint, fromCommandLine };
   let usesRunArgs = false;
+  // One callback per workflow, not a new closure for every value read.
+  const onRunArgs = (): void => {
+    usesRunArgs = true;
+  };
   const dependencies: LocatedDependency[] = [];
   const ctx: FieldContext = {
     yaml,
     report: yaml.report,
-    text: (node) => substituteVariables(scalarSource(node), node, scope, yaml.report, () => (usesRunArgs = true)),
-    shellText: (node) => substituteVariables(scalarSource(node), node, scope, yaml.report, () => (usesRunArgs = true), true),
+    // Most values hold no `${{`: skip the substitution call for them.
+    text: (node) => {
+      const source = scalarSource(node);
+      return source.includes("${{") ? substituteVariables(source, node, scope, yaml.report, onRunArgs) : source;
+    },
+    shellText: (node) => {
+      const source = scalarSource(node);
+      return source.includes("${{") ? substituteVariables(source, node, scope, yaml.report, onRunArgs, true) : source;
+    },
     workflow: name ?? "",
     provider: "",
     dependencies,
   };
-  const providerEntry = entries.find((e) => e.key === "provider");
   const provider: ResolvedProvider | undefined = providerEntry ? resolveProvider(providerEntry, yaml, context.customProviders) : undefined;
   if (providerEntry === undefined) reportMissingProvider(entries, item, nameEntry?.keyNode, yaml, name ?? "");
 
@@ -64,14 +87,16 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
     line: start.line,
     column: start.column,
   });
-  const seen = new Map<string, string>();
+  // Canonical field name -> the key that set it. An object, not a Map: the names are a fixed set of
+  // literals, and growing a Map's table for each workflow's ~10 fields made ~150 KB of garbage a 200-workflow load.
+  const seen: Record<string, string> = {};
   const readField = (entry: Entry, spec: FieldSpec): void => {
-    const earlier = seen.get(spec.canonical);
+    const earlier = seen[spec.canonical];
     if (earlier !== undefined && earlier !== entry.key) {
       yaml.report.error(entry.keyNode, "conflicting-fields", `\`${entry.key}\` and \`${earlier}\` both set \`${spec.canonical}\`; keep only \`${spec.renamedTo ? earlier : entry.key}\``);
       return;
     }
-    seen.set(spec.canonical, entry.key);
+    seen[spec.canonical] = entry.key;
     if (spec.renamedTo !== undefined) {
       const value = isScalar(entry.value) && entry.value.value !== null ? ` ${scalarSource(entry.value)}` : "";
       yaml.report.warning(entry.keyNode, "renamed-field", spec.renameMessage ?? `\`${entry.key}\` is an older name of \`${spec.renamedTo}\`; write \`${spec.renamedTo}:${value}\``);
@@ -109,20 +134,17 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
 
   if (provider?.kind === "builtin") {
     for (const required of provider.schema.required) {
-      if (!seen.has(required.canonical)) {
+      if (seen[required.canonical] === undefined) {
         yaml.report.error(providerEntry?.keyNode ?? item, "missing-field", `workflow \`${workflow.name}\` (provider \`${provider.id}\`) needs \`${required.key}\`, e.g. \`${required.example}\``);
       }
     }
   }
   const variables = scope.variables;
   const legacy = providerEntry === undefined;
-  for (const key of ["commands", "artifacts", "template"]) {
-    const entry = entries.find((e) => e.key === key);
-    if (entry !== undefined) reportShellVariables(entry.value, yaml, legacy, variables);
-  }
+  for (const entry of shellChecked) if (entry !== undefined) reportShellVariables(entry.value, yaml, legacy, variables);
   workflow.dependsOn = dependencies.map((d) => d.ref);
   // Object.assign, not spreads: this runs per workflow, and spreading objects of several shapes is slow in V8.
-  workflow.env = Object.assign(variableEnv(variables), workflow.env);
+  workflow.env = Object.assign({}, variableEnv, workflow.env);
   workflow.variables = Object.assign({}, variables);
   if (usesRunArgs) workflow.usesRunArgs = true;
   if (provider?.kind === "custom") workflow.providerSource = { kind: "custom" };
@@ -171,8 +193,3 @@ function builtinField(key: string): FieldSpec | undefined {
   return misplacedResources[key];
 }
 
-function variableEnv(variables: Readonly<Record<string, string>>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(variables)) env[variableEnvName(name)] = value;
-  return env;
-}

@@ -25,6 +25,8 @@ export function resolveProvider(entry: Entry, yaml: YamlFile, custom: ReadonlySe
     return { kind: "unknown" };
   }
   const raw = scalarSource(value).trim();
+  // The common case, a built-in provider's own name, needs none of the checks for slips below.
+  if (BUILTIN_PROVIDERS.has(raw) && RENAMED_PROVIDERS[raw] === undefined) return builtin(raw);
   const versioned = VERSION_IN_PROVIDER.exec(raw);
   if (versioned && BUILTIN_PROVIDERS.has(versioned[1] as string)) {
     const id = versioned[1] as string;

@@ -99,9 +99,19 @@ export function plainScalarValue(source: string): unknown {
   const last = source.charCodeAt(source.length - 1);
   const hexOrDot = (last >= 0x30 && last <= 0x39) || (last >= 0x41 && last <= 0x46) || (last >= 0x61 && last <= 0x66) || last === DOT || last === 0x4e || last === 0x6e;
   if (!hexOrDot) return source;
-  // The common numbers, as the core schema's `int` and `float` resolve them (parseInt, parseFloat).
-  if (DIGITS.test(source)) return parseInt(source, 10);
-  if (DECIMAL.test(source)) return parseFloat(source);
+  // The common numbers (`4`, `3.10`), as the core schema's `int` and `float` resolve them (parseInt,
+  // parseFloat): read by a loop, which V8 runs faster than a regular expression on such short text.
+  let at = 0;
+  while (isDigit(source.charCodeAt(at))) at++;
+  if (at > 0 && at === source.length) return parseInt(source, 10);
+  if (at > 0 && source.charCodeAt(at) === DOT) {
+    do at++;
+    while (isDigit(source.charCodeAt(at)));
+    if (at === source.length) return parseFloat(source);
+  }
+  // A letter at the end (`16GB`) makes a number only in `0x1F`, `.inf` and `.nan`: skip the schema's tests for the rest.
+  const letterEnd = !isDigit(last) && last !== DOT;
+  if (letterEnd && !source.startsWith("0x") && !source.includes(".")) return source;
   for (const tag of CORE_TAGS) {
     if (tag.test?.test(source)) {
       const value = tag.resolve(source, outside, {});
@@ -148,26 +158,22 @@ const KNOWN_KEYS: readonly string[] = [
   ...["target", "id", "params", "dependencies", "template"],
 ];
 
-/** `KNOWN_KEYS` by first character. */
-const KEYS_BY_FIRST = new Map<number, string[]>();
-for (const key of KNOWN_KEYS) {
-  const first = key.charCodeAt(0);
-  const list = KEYS_BY_FIRST.get(first);
-  if (list === undefined) KEYS_BY_FIRST.set(first, [key]);
-  else list.push(key);
-}
+/** `KNOWN_KEYS` by first character (all ASCII): an array indexed by its code, read faster than a Map. */
+const KEYS_BY_FIRST: Array<string[] | undefined> = new Array<string[] | undefined>(128).fill(undefined);
+for (const key of KNOWN_KEYS) (KEYS_BY_FIRST[key.charCodeAt(0)] ??= []).push(key);
 
 /** A plain key's text from `start` to `end`: the `KNOWN_KEYS` literal when it is one. */
 function keyText(text: string, start: number, end: number): string {
-  const candidates = KEYS_BY_FIRST.get(text.charCodeAt(start));
+  const candidates = KEYS_BY_FIRST[text.charCodeAt(start)];
   if (candidates !== undefined) {
     for (const key of candidates) if (key.length === end - start && text.startsWith(key, start)) return key;
   }
   return text.slice(start, end);
 }
 
-const DIGITS = /^[0-9]+$/;
-const DECIMAL = /^[0-9]+\.[0-9]*$/;
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
 
 /** What stopped a plain scalar in block context. */
 const STOP_LINE = 0;

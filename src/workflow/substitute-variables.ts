@@ -1,7 +1,8 @@
 import type { Scalar } from "yaml";
 import { didYouMean } from "./did-you-mean.js";
 import type { FileReporter } from "./file-reporter.js";
-import { shellJoin, shellQuote } from "./shell-quote.js";
+import { joinForShellContext, quoteForShellContext, shellContextAt } from "./shell-context.js";
+import { shellJoin } from "./shell-quote.js";
 
 /** What `${{ ... }}` may refer to in one workflow. */
 export interface SubstitutionScope {
@@ -33,30 +34,35 @@ export function substituteVariables(
   shell = false,
 ): string {
   if (!text.includes("${{")) return text;
-  const raw = rawSource(node, report);
-  const result = text.replace(EXPRESSION, (whole: string, inner: string) => {
+  // The node's raw text is sliced only to locate a problem: most substitutions have none.
+  let raw: { text: string; start: number } | undefined;
+  const rawText = (): { text: string; start: number } => (raw ??= rawSource(node, report));
+  const result = text.replace(EXPRESSION, (whole: string, inner: string, offset: number) => {
     const name = inner.trim();
-    const where = locate(raw, whole, node);
     if (name === "run.args") {
       onRunArgs();
-      return scope.run ? shellJoin(scope.run.args ?? []) : whole;
+      if (!scope.run) return whole;
+      return shell ? joinForShellContext(scope.run.args ?? [], shellContextAt(text, offset)) : shellJoin(scope.run.args ?? []);
     }
     if (name === "run.name") return scope.run ? (scope.run.name ?? "") : whole;
     if (!NAME.test(name)) {
-      report.error(where, "invalid-substitution", `\`${whole}\` is not a variable reference; write \`\${{ name }}\` with a variable name (letters, digits, \`-\`, \`_\`, \`.\`)`);
+      report.error(locate(rawText(), whole, node), "invalid-substitution", `\`${whole}\` is not a variable reference; write \`\${{ name }}\` with a variable name (letters, digits, \`-\`, \`_\`, \`.\`)`);
       return whole;
     }
     const value = scope.variables[name];
-    if (value !== undefined) return shell && scope.fromCommandLine?.has(name) === true ? shellQuote(value) : value;
+    // Quoted for where it lands: `echo "msg ${{ msg }}"` must not run a `$(id)` given as --msg.
+    if (value !== undefined) return shell && scope.fromCommandLine?.has(name) === true ? quoteForShellContext(value, shellContextAt(text, offset)) : value;
     const hint = didYouMean(name, [...Object.keys(scope.variables), "run.name", "run.args"]);
     const define = `define it in ${scope.defineHint}, or pass \`--${name} VALUE\` to \`dstack run\``;
-    report.error(where, "unknown-variable", `unknown variable \`${name}\`${hint ? `${hint} Otherwise ${define}` : `: ${define}`}`);
+    report.error(locate(rawText(), whole, node), "unknown-variable", `unknown variable \`${name}\`${hint ? `${hint} Otherwise ${define}` : `: ${define}`}`);
     return whole;
   });
-  const unclosed = result.replace(EXPRESSION, "").indexOf("${{");
+  // Only a result still holding `${{` (a kept `${{ run.name }}`, an error) can hold an unclosed one.
+  const unclosed = result.includes("${{") ? result.replace(EXPRESSION, "").indexOf("${{") : -1;
   if (unclosed >= 0) {
-    const offset = raw.text.indexOf("${{", 0);
-    report.error(offset >= 0 ? raw.start + offset : node, "invalid-substitution", "`${{` is not closed; write `${{ name }}`");
+    const { text: rawWritten, start } = rawText();
+    const offset = rawWritten.indexOf("${{", 0);
+    report.error(offset >= 0 ? start + offset : node, "invalid-substitution", "`${{` is not closed; write `${{ name }}`");
   }
   return result;
 }

@@ -139,7 +139,11 @@ export class YamlFile {
   /** Items of a list, aliases resolved; a null item is `-` with nothing after it. */
   items(seq: Node): Array<Node | null> {
     if (!isSeq(seq)) return [];
-    if (this.frontEnd === "scanner") return seq.items.map((item) => (isScannedEmpty(item as Node) ? null : (item as Node)));
+    if (this.frontEnd === "scanner") {
+      // A copy only where an item is empty (`-` alone, rare): callers iterate and never change the array.
+      const items = seq.items as Node[];
+      return items.some(isScannedEmpty) ? items.map((item) => (isScannedEmpty(item) ? null : item)) : items;
+    }
     return seq.items.map((item) => {
       const node = this.resolve(item);
       return isScalar(node) && node.value === null && node.source === "" ? null : node;
@@ -182,13 +186,18 @@ function isScannedEmpty(node: Node): boolean {
 
 /** `entries` of a scanned mapping, or undefined when it has a `<<` key (the general path merges it). */
 function scannedEntries(map: YAMLMap): Entry[] | undefined {
-  const entries: Entry[] = [];
-  for (const pair of map.items) {
+  const items = map.items;
+  // Sized once and filled by index: no growing, and the loop reads `items` without an iterator.
+  const entries = new Array<Entry>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const pair = items[i] as YAMLMap["items"][number];
     const keyNode = pair.key as Scalar;
-    const key = keyNode.value === null ? "" : String(keyNode.value);
+    const raw = keyNode.value;
+    // Keys are strings but for the odd `1:` or `true:`: no String() call for them.
+    const key = typeof raw === "string" ? raw : raw === null ? "" : String(raw);
     if (key === "<<") return undefined;
     const value = pair.value as Node;
-    entries.push({ key, keyNode, value: isScannedEmpty(value) ? null : value });
+    entries[i] = { key, keyNode, value: isScannedEmpty(value) ? null : value };
   }
   return entries;
 }

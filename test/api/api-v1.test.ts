@@ -168,13 +168,26 @@ describe("validation", () => {
   it("refuses a secret name that is not an environment variable name, and an empty value", async () => {
     const bad = await api("PUT", "/api/v1/repos/acme/api/secrets/1BAD", { value: "x" });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toMatch(/^bad secret name/);
+    // Named once: not "bad secret name: secret name: ...".
+    expect(((await bad.json()) as { message: string }).message).toBe("bad secret name: must be an environment variable name (letters, digits, _; not starting with a digit)");
     expect((await api("PUT", "/api/v1/repos/acme/api/secrets/GOOD", { value: "" })).status).toBe(400);
   });
 
   it("answers 404 for an unknown run and 405 for a wrong method", async () => {
     expect(await (await api("GET", "/api/v1/runs/nosuchrun")).json()).toEqual({ code: "not_found", message: 'run "nosuchrun" does not exist' });
     expect((await api("DELETE", "/api/v1/runs")).status).toBe(405);
+  });
+
+  it("shows a browser an error page for a run link that is wrong, and keeps JSON for the API", async () => {
+    const page = await api("GET", "/runs/nosuchrun", undefined, { accept: "text/html,application/xhtml+xml" });
+    expect(page.status).toBe(404);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain("<h1>Not found</h1>");
+    expect(html).toContain("run &quot;nosuchrun&quot; does not exist");
+    const api404 = await api("GET", "/api/v1/runs/nosuchrun", undefined, { accept: "text/html" });
+    expect(await api404.json()).toEqual({ code: "not_found", message: 'run "nosuchrun" does not exist' });
   });
 });
 
@@ -232,13 +245,21 @@ describe("runs, logs and artifacts", () => {
 
   it("shows the uploaded code on the run page with a link to download it", async () => {
     const html = await (await api("GET", `/runs/${runId}`, undefined, { accept: "text/html" })).text();
-    expect(html).toContain("a working tree uploaded by");
+    // Plain words: Markdown backticks would show on the page as `&#x60;` characters.
+    expect(html).toContain("a working tree uploaded by dstack run (no GitHub access to the commit)");
     const href = /<a href="([^"]+)">the uploaded files \(tar\.gz\)<\/a>/.exec(html)?.[1]?.replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).replace(/&amp;/g, "&") ?? "";
     const download = await fetch(new URL(href, service.url));
     expect(download.status).toBe(200);
     const entries: string[] = [];
     await pipeline(Readable.fromWeb(download.body as import("node:stream/web").ReadableStream), listTar({ onReadEntry: (e) => void entries.push(e.path) }));
     expect(entries).toContain("./.dstack/workflows.yaml");
+  });
+
+  it("lists the run on the runs page with the run page's words for its trigger", async () => {
+    const html = await (await api("GET", "/?repo=acme/api", undefined, { accept: "text/html" })).text();
+    const row = new RegExp(`<tr data-run-id="${runId}">[\\s\\S]*?</tr>`).exec(html)?.[0] ?? "";
+    // Not "api by api".
+    expect(row).toContain("<td>dstack run by the API</td>");
   });
 
   it("refuses to stop an ended run and to tag a run that is not done", async () => {

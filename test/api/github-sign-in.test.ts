@@ -369,6 +369,24 @@ describe("personal CLI tokens", () => {
     expect((await send("POST", "/api/v1/user/tokens", cookie)).status).toBe(403);
   });
 
+  it("store a code upload only for a repository their user may write to (anyone on GitHub can sign in)", async () => {
+    const reader = await makeToken(await signIn("rita"));
+    const writer = await makeToken(await signIn("walt"));
+    const stranger = await makeToken(await signIn("mallory"));
+    const upload = async (token: string, query: string) =>
+      (await fetch(`${service.url}/api/v1/uploads${query}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip" }, body: "not a tarball" })).status;
+    const before = (await service.artifacts.list("uploads/")).length;
+    expect({
+      strangerNoRepo: await upload(stranger.token, ""),
+      strangerOther: await upload(stranger.token, "?repo=acme/secret"),
+      readerNoRepo: await upload(reader.token, ""),
+      reader: await upload(reader.token, "?repo=acme/web"),
+    }).toEqual({ strangerNoRepo: 400, strangerOther: 404, readerNoRepo: 400, reader: 403 });
+    expect((await service.artifacts.list("uploads/")).length).toBe(before);
+    expect({ writer: await upload(writer.token, "?repo=acme/web"), apiToken: await upload(service.keys.apiToken, "") }).toEqual({ writer: 201, apiToken: 201 });
+    expect((await service.artifacts.list("uploads/")).length).toBe(before + 2);
+  });
+
   it("asked GitHub only as GitHub allows (no OpenAPI violations)", () => {
     double.assertNoViolations();
   });

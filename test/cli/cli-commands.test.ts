@@ -39,6 +39,11 @@ const WORKFLOWS = `workflows:
     provider: bash
     commands:
       - test "$API_KEY" = "s3cr3t-value" && echo "secret arrived"
+  - name: needs-tag
+    provider: bash
+    commands:
+      - ls out
+    depends-on: [hello:never-tagged]
 `;
 
 let redis: TestRedis;
@@ -164,6 +169,12 @@ describe("dstack run, logs, runs, artifacts, tags", () => {
     expect(await readFile(path.join(dest, "out", "deep", "n.txt"), "utf8")).toBe("nested\n");
   });
 
+  it("says it cannot write when -o names a file, exit 1 and not an internal error", async () => {
+    const dl = await cli(["artifacts", "download", helloId, "-o", "greeting.txt"]);
+    expect(dl.code).toBe(1);
+    expect(dl.stderr).toMatch(/^dstack: cannot write `[^`]+\/greeting\.txt\/out\/[^`]+` \(a folder on the way is a file\); choose a folder you can write to with `-o DIR`\n$/);
+  });
+
   it("adds, lists and deletes a tag", async () => {
     const add = await cli(["tags", "add", "v1", helloId]);
     expect(add.code).toBe(0);
@@ -249,9 +260,13 @@ describe("dstack failures", () => {
   });
 
 
-  it("says the token was refused and exits 4", async () => {
+  it("says the token was refused, once and with the server's advice, and exits 4", async () => {
     const res = await cli(["runs"], { env: { DSTACK_TOKEN: "wrong" } });
-    expect(res).toEqual({ code: 4, stdout: "", stderr: expect.stringMatching(/^dstack: the server refused the API token .*\n$/) });
+    expect(res).toEqual({
+      code: 4,
+      stdout: "",
+      stderr: `dstack: the server at ${service.url} refused the token: the API token is not valid for this service; check DSTACK_TOKEN or \`dstack config\`\n`,
+    });
   });
 
   it("says the server is unreachable and exits 5", async () => {
@@ -273,6 +288,43 @@ describe("dstack failures", () => {
     const res = await cli(["runs"], { env: { DSTACK_TOKEN: "" } });
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/^dstack: no API token: set DSTACK_TOKEN or run `dstack config --token`/);
+  });
+});
+
+describe("messages a new user meets in the first hour", () => {
+  it("refuses an unknown option written before the workflow as an option, not as an unknown workflow, exit 2", async () => {
+    const res = await cli(["run", "--badflag", "hello"]);
+    expect(res).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "dstack: unknown option `--badflag` of `dstack run`: name the workflow (or provider) first, then its arguments: `dstack run <workflow|provider> --badflag ...`\n",
+    });
+  });
+
+  it("prints a warning of the submitted run with one `warning:`, at its place", async () => {
+    const res = await cli(["run", "broken", "--bogus", "3"]);
+    expect(res.code).toBe(0);
+    expect(res.stderr.split("\n")[1]).toBe(
+      "dstack: <command line>:1:8: warning: `--bogus 3` is not an option of `broken` and it does not use `${{ run.args }}`, so these arguments are ignored",
+    );
+  });
+
+  it("tells a CLI user to tag a run with `dstack tags add` when a tag dependency is missing", async () => {
+    const res = await cli(["run", "needs-tag"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split("\n").at(-1)).toBe(
+      "dstack: `hello:never-tagged` (a dependency of needs-tag): no run in acme/cli-demo is tagged never-tagged; tag one with `dstack tags add never-tagged <run>`",
+    );
+  });
+
+  it("says which filter matched nothing instead of calling the repository empty", async () => {
+    const res = await cli(["runs", "-w", "no-such-workflow", "-s", "done"]);
+    expect(res).toEqual({ code: 0, stdout: "", stderr: "dstack: no runs of `no-such-workflow` with status done in acme/cli-demo\n" });
+  });
+
+  it("refuses a limit that is not a whole number with its own words, exit 2", async () => {
+    const res = await cli(["runs", "-n", "abc"]);
+    expect(res).toEqual({ code: 2, stdout: "", stderr: 'dstack: -n/--limit must be a whole number from 1, got "abc"\n' });
   });
 });
 

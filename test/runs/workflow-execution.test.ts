@@ -76,6 +76,7 @@ const WORKFLOWS = `workflows:
     commands:
       - echo "env EPOCHS=$EPOCHS BATCH_SIZE=$BATCH_SIZE GREETING=$GREETING"
       - echo "substituted epochs=\${{ epochs }} batch-size=\${{ batch-size }} greeting=\${{ greeting }}"
+      - echo "run name=\${{ run.name }}"
   - name: train
     provider: python
     file: train.py
@@ -398,6 +399,8 @@ describe("variables", () => {
     const text = checks["show-vars"]?.output.text ?? "";
     expect(text).toContain("env EPOCHS=7 BATCH_SIZE=16 GREETING=hi");
     expect(text).toContain("substituted epochs=7 batch-size=16 greeting=hi");
+    // `${{ run.name }}` is the id of the run that was asked for (chosen before the files were read).
+    expect(text).toContain(`run name=${checks["show-vars"]?.external_id}`);
   });
 });
 

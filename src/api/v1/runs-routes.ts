@@ -1,6 +1,6 @@
 import { Transform } from "node:stream";
 import { DstackError, InvalidInputError, NotFoundError } from "../../errors.js";
-import { readJson, sendJson, type Router } from "../../http/router.js";
+import { readJson, sendJson, type RequestContext, type Router } from "../../http/router.js";
 import { isUploadId, MAX_CODE_UPLOAD_BYTES, newUploadId, uploadKey } from "../../runs/code-upload.js";
 import { refusalMessage } from "../../runs/refusal-message.js";
 import { resolveRunRequest } from "../../runs/resolve-run-request.js";
@@ -27,6 +27,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     "POST",
     "/api/v1/uploads",
     auth(async (ctx) => {
+      await requireUploader(deps, ctx);
       const declared = Number(ctx.req.headers["content-length"] ?? "0");
       if (declared > MAX_CODE_UPLOAD_BYTES) throw tooLarge();
       const id = newUploadId();
@@ -94,6 +95,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
           target: resolved.target,
           variables: resolved.variables,
           code,
+          targetRunId: resolved.runId,
         },
       );
       for (const run of runs) await deps.enqueueRun(run.id);
@@ -162,6 +164,22 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
       sendJson(ctx.res, 202, { run: runJson(await deps.store.get(run.id), deps.publicUrl, now()) });
     }),
   );
+}
+
+/**
+ * Any GitHub account can sign in and make a CLI token, so a GitHub user's upload names the repository
+ * it is for (`?repo=owner/name`) and needs write permission there, as the run it is for does: else
+ * anyone could fill the artifact store with 100 MiB tarballs. The API token (the team's key) may
+ * leave it out.
+ */
+async function requireUploader(deps: ApiV1Deps, ctx: RequestContext): Promise<void> {
+  const principal = principalOf(ctx);
+  const repo = ctx.url.searchParams.get("repo");
+  if (repo === null) {
+    if (principal.kind === "service") return;
+    throw new InvalidInputError("bad query: repo: an upload with a personal token names the repository it is for (`?repo=owner/name`); update the CLI");
+  }
+  await requireRepo(deps, principal, parseInput(RepoName, repo, "repository"), "write");
 }
 
 function tooLarge(): DstackError {

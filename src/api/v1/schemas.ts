@@ -56,7 +56,8 @@ export const LogQuery = z.strictObject({
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : what}: ${i.message}`);
+  // An issue of the whole input (a path parameter) is named by `what` already: "bad secret name: must be ...".
+  const problems = parsed.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message));
   throw new InvalidInputError(`bad ${what}: ${problems.join("; ")}`);
 }
 

@@ -9,6 +9,7 @@ import type { ApiClient } from "../api-client.js";
 import type { CommandContext } from "../command-context.js";
 import { connect, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
+import { FileWriteError, isFileSystemError } from "../file-write-error.js";
 import { formatBytes, formatTable } from "../format.js";
 import { ProgressBar } from "../progress-bar.js";
 
@@ -76,8 +77,15 @@ async function downloadFile(client: ApiClient, runId: string, rel: string, dir: 
   if (inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) throw new InvalidInputError(`artifact path ${JSON.stringify(rel)} would be written outside ${dir}`);
   const res = await client.request(`/api/v1/runs/${encodeURIComponent(runId)}/artifacts/file`, { query: { path: rel } });
   if (res.body === null) throw new DstackError("server", `the server sent no bytes for ${rel}`);
-  await mkdir(path.dirname(target), { recursive: true });
-  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
-  body.on("data", (chunk: Buffer) => progress(chunk.length));
-  await pipeline(body, createWriteStream(target));
+  try {
+    await mkdir(path.dirname(target), { recursive: true });
+    // Made after the folder: a "data" listener starts the flow, and bytes sent before the pipe would be lost.
+    const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
+    body.on("data", (chunk: Buffer) => progress(chunk.length));
+    await pipeline(body, createWriteStream(target));
+  } catch (err) {
+    if (!isFileSystemError(err)) throw err;
+    await res.body.cancel().catch(() => undefined); // already consumed or closed: nothing left to release
+    throw new FileWriteError(target, err);
+  }
 }

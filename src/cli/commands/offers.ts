@@ -79,7 +79,7 @@ async function offers(ctx: CommandContext, flags: OffersFlags, region: string | 
   if (flags.json === true) ctx.io.out(`${JSON.stringify(found.map((o) => toJson(o.type)), null, 2)}\n`);
   else if (found.length > 0) ctx.io.out(table(found));
   if (found.length === 0) {
-    ctx.io.err(`${explainNoOffer(request, catalogue, { maxPricePerHour })}\n`);
+    ctx.io.err(`dstack: ${explainNoOffer(request, catalogue, { maxPricePerHour })}\n`);
     return ExitCode.failure;
   }
   return ExitCode.ok;

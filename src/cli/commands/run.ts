@@ -40,6 +40,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (target: string, args: string[], options: { follow?: boolean; repo?: string; json?: boolean }) => {
+      refuseOptionAsTarget(target);
       const root = await gitRoot(ctx.cwd);
       const repo = await repoOf(root, options.repo);
       const client = await connect(ctx);
@@ -53,7 +54,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         method: "POST",
         json: { repo, run: [target, ...args], files, ...(commit !== undefined ? { commit } : {}), ref: await currentBranch(root), code },
       });
-      for (const w of submitted.warnings) ctx.io.err(`dstack: warning: ${w}\n`);
+      // Each warning is already `file:line:col: warning: message`.
+      for (const w of submitted.warnings) ctx.io.err(`dstack: ${w}\n`);
       const run = submitted.run;
       const deps = submitted.runs.filter((r) => r.id !== run.id);
       ctx.io.err(`dstack: run ${run.id} (${run.workflow}) submitted${deps.length > 0 ? ` after ${deps.map((d) => `${d.id} (${d.workflow})`).join(", ")}` : ""}: ${run.url}\n`);
@@ -65,6 +67,18 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       if (options.json !== true) ctx.io.out(`${run.id}\n`);
       ctx.exit(ExitCode.ok);
     });
+}
+
+/**
+ * `allowUnknownOption` hands an unknown option written before the workflow (`dstack run --gpu 1 train`)
+ * over as the workflow's name; say what it is instead of "`--gpu` is neither a workflow nor a provider".
+ */
+function refuseOptionAsTarget(target: string): void {
+  if (!target.startsWith("-")) return;
+  throw new InvalidInputError(
+    `unknown option \`${target}\` of \`dstack run\`: name the workflow (or provider) first, then its arguments: \`dstack run <workflow|provider> ${target} ...\``,
+    "invalid_command",
+  );
 }
 
 /** Uploads what the run needs of the local files and says so on stderr. */
@@ -79,7 +93,7 @@ async function sendCode(ctx: CommandContext, client: ApiClient, input: { root: s
       const changes = await localChanges(root);
       if (changes.changed.length === 0 && changes.deleted.length === 0) return { kind: "github", deleted: [] };
       const packed = await packFiles(root, changes.changed, "the local changes");
-      const upload = await uploadTarball(client, packed.tarball);
+      const upload = await uploadTarball(client, packed.tarball, repo);
       ctx.io.err(
         `dstack: sending local changes on top of ${commit.slice(0, 12)}: ${changes.changed.length} changed or new file(s) (${formatBytes(packed.sizeBytes)}), ${changes.deleted.length} deleted\n`,
       );
@@ -92,10 +106,11 @@ async function sendCode(ctx: CommandContext, client: ApiClient, input: { root: s
   ctx.io.err(
     `dstack: ${reason}: uploading the working tree instead (${tree.length} file(s), ${formatBytes(packed.sizeBytes)}; limit ${MAX_PACKED_BYTES / (1024 * 1024)} MiB)\n`,
   );
-  return { kind: "upload", upload: await uploadTarball(client, packed.tarball) };
+  return { kind: "upload", upload: await uploadTarball(client, packed.tarball, repo) };
 }
 
-async function uploadTarball(client: ApiClient, tarball: Buffer): Promise<string> {
-  const res = await client.json<{ upload: string }>("/api/v1/uploads", { method: "POST", body: tarball, headers: { "content-type": "application/gzip" } });
+/** The repository is named so that the service can check a personal token's write permission on it. */
+async function uploadTarball(client: ApiClient, tarball: Buffer, repo: string): Promise<string> {
+  const res = await client.json<{ upload: string }>(`/api/v1/uploads?repo=${encodeURIComponent(repo)}`, { method: "POST", body: tarball, headers: { "content-type": "application/gzip" } });
   return res.upload;
 }

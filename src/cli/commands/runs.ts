@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { RunJson } from "../../api/v1/run-json.js";
+import { InvalidInputError } from "../../errors.js";
 import type { CommandContext } from "../command-context.js";
 import { connect, currentRepo, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
@@ -17,6 +18,8 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     .option("-n, --limit <n>", "at most this many", "20")
     .option("--json", "print a JSON array of runs (id, workflow, status, tags, ...)")
     .action(async (options: { repo?: string; all?: boolean; workflow?: string; status?: string; limit: string; json?: boolean }) => {
+      // Checked here: the server's words for `-n abc` would be "limit: expected number, received NaN".
+      if (!/^[1-9]\d*$/.test(options.limit)) throw new InvalidInputError(`-n/--limit must be a whole number from 1, got ${JSON.stringify(options.limit)}`);
       const repo = options.all === true ? undefined : await currentRepo(ctx, options.repo);
       const client = await connect(ctx);
       const { runs } = await client.json<{ runs: RunJson[] }>("/api/v1/runs", {
@@ -25,7 +28,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       if (options.json === true) {
         ctx.io.out(`${JSON.stringify(runs, null, 2)}\n`);
       } else if (runs.length === 0) {
-        ctx.io.err(`dstack: no runs${repo !== undefined ? ` in ${repo}` : ""} yet\n`);
+        ctx.io.err(`dstack: ${noRunsMessage(repo, options)}\n`);
       } else {
         const paint = paintFor(ctx);
         const now = Date.now();
@@ -42,4 +45,12 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       }
       ctx.exit(ExitCode.ok);
     });
+}
+
+/** An empty filtered list must not read as an empty repository: "no runs of `train` with status failed in acme/demo". */
+function noRunsMessage(repo: string | undefined, filter: { workflow?: string; status?: string }): string {
+  const of = filter.workflow !== undefined ? ` of \`${filter.workflow}\`` : "";
+  const status = filter.status !== undefined ? ` with status ${filter.status}` : "";
+  const where = repo !== undefined ? ` in ${repo}` : "";
+  return of === "" && status === "" ? `no runs${where} yet` : `no runs${of}${status}${where}`;
 }

@@ -18,10 +18,9 @@ const helpField: FieldSpec = {
 
 const dependsOnField: FieldSpec = {
   canonical: "depends-on",
-  read(entry, ctx, w) {
-    const located = readDependencies(entry, ctx);
-    ctx.dependencies.push(...located);
-    w.dependsOn.push(...located.map((d) => d.ref));
+  read(entry, ctx) {
+    // Only the located list: `readWorkflow` sets `dependsOn` from it once, after every field is read.
+    ctx.dependencies.push(...readDependencies(entry, ctx));
   },
 };
 
