@@ -52,8 +52,14 @@ describe("EC2 backend: resuming an interrupted spot run", () => {
     const [resumed] = await launch({ resumeMarket: "on-demand" }, 2);
     expect(resumed?.InstanceType).toBe("g5.xlarge");
     expect(resumed?.InstanceMarketOptions).toBeUndefined();
-    // Everything else is the same request: tags, IMDSv2, terminate on shutdown.
-    expect(resumed).toMatchObject({ MetadataOptions: { HttpTokens: "required" }, InstanceInitiatedShutdownBehavior: "terminate", TagSpecifications: first?.TagSpecifications });
+    // Everything else is the same request: IMDSv2, terminate on shutdown, and the tags but those of the attempt.
+    expect(resumed).toMatchObject({ MetadataOptions: { HttpTokens: "required" }, InstanceInitiatedShutdownBehavior: "terminate" });
+    const perAttempt = new Set(["dstack:attempt", "dstack:market", "dstack:price-per-hour"]);
+    const tags = (i: RunInstancesCommandInput | undefined) => (i?.TagSpecifications ?? []).map((s) => ({ ...s, Tags: (s.Tags ?? []).filter((t) => !perAttempt.has(t.Key ?? "")) }));
+    expect(tags(resumed)).toEqual(tags(first));
+    const tag = (i: RunInstancesCommandInput | undefined, k: string) => i?.TagSpecifications?.[0]?.Tags?.find((t) => t.Key === k)?.Value;
+    expect([tag(first, "dstack:attempt"), tag(first, "dstack:market")]).toEqual(["1", "spot"]);
+    expect([tag(resumed, "dstack:attempt"), tag(resumed, "dstack:market")]).toEqual(["2", "on-demand"]);
   });
 
   it("DSTACK_EC2_RESUME_MARKET=spot (default): a resumed attempt takes the next spot offer again", async () => {
