@@ -103,6 +103,9 @@ async function restartUnderLoad(name: string, workflow: "short" | "long", append
   // Published, then recorded as concluded (which removes the journal entry).
   const concludedBy = Date.now() + 20_000;
   while ((await store.unconcludedRunIds()).length > 0 && Date.now() < concludedBy) await new Promise((res) => setTimeout(res, 100));
+  // The journal entry is removed just after the run is recorded as concluded: give the last removals a moment.
+  const forgottenBy = Date.now() + 5_000;
+  while (journalEntries(dir) > 0 && Date.now() < forgottenBy) await new Promise((res) => setTimeout(res, 100));
   const journalLeft = journalEntries(dir);
   return { service, store, ids, done, seconds, agents, journalLeft, activeAtRestart };
 }
