@@ -115,9 +115,10 @@ describe("the GitHub rate gate with GitHub's real numbers", () => {
     expect(await gate.take(1, { write: true, priority: "high" })).toBe(0);
   });
 
-  it("spaces content-creating requests by a second and stops at 500 an hour", async () => {
-    const spaced = new GitHubRateGate({ redis: client, prefix: `${redis.prefix}:real3` });
-    expect(await spaced.take(1, { write: true, priority: "high" })).toBe(0);
+  it("lets a command's first 5 requests go at once, spaces the next by a second, and stops at 500 an hour", async () => {
+    const spaced = new GitHubRateGate({ redis: client, prefix: `${redis.prefix}:real3` }, { minIntervalMs: 1000 });
+    // The 👀, the check run and its first updates: no wait (comment -> check run stays well under 1 s).
+    for (let i = 0; i < 5; i++) expect(await spaced.take(1, { write: true, priority: "high" })).toBe(0);
     const gap = await spaced.take(1, { write: true, priority: "high" });
     expect(gap).toBeGreaterThan(900);
     expect(gap).toBeLessThanOrEqual(1000);
