@@ -68,7 +68,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 const runLog = (run: Pick<Run, "id">) => readFile(path.join(service.dataDir, "logs", `${run.id}.log`), "utf8").catch(() => "");
 
 // Counts to 40, one step every 0.3 s, keeping its count in ckpt/count: it goes on from a restored count.
-const COUNTER = 'n=$(cat ckpt/count 2>/dev/null || echo 0); echo "starting from $n"; while [ "$n" -lt 40 ]; do n=$((n+1)); mkdir -p ckpt; echo "$n" > ckpt/count; echo "step $n"; sleep 0.3; done; echo "finished at $n"';
+// It replaces the file by a rename, as docs/workflows.md asks: the stop may come between `>`'s
+// truncation and the write, which left an empty checkpoint once on a loaded CI machine.
+const COUNTER = 'n=$(cat ckpt/count 2>/dev/null || echo 0); echo "starting from $n"; while [ "$n" -lt 40 ]; do n=$((n+1)); mkdir -p ckpt; echo "$n" > .count.tmp && mv .count.tmp ckpt/count; echo "step $n"; sleep 0.3; done; echo "finished at $n"';
 
 describe("EC2 spot interruption (boot simulation)", () => {
   it("saves the checkpoint on the notice and resumes the run on a new instance from it, in the same run and log", async () => {
