@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   cli: () => import("./cli-api.js"),
   web: () => import("./web-page.js"),
   scale: () => import("./scale.js"),
+  budget: () => import("./budget.js"),
 };
 
 async function main(): Promise<void> {

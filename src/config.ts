@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 import { readEc2Config, type Ec2Config } from "./ec2-config.js";
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./artifacts/upload-limits.js";
 
 export type { Ec2Config } from "./ec2-config.js";
 
@@ -38,6 +39,8 @@ export interface Config {
   secretsKey?: string;
   maxRuns: number;
   maxRunMinutes: number;
+  /** What agents and the CLI may upload (DSTACK_MAX_ARTIFACT_BYTES, DSTACK_MAX_RUN_ARTIFACT_BYTES, DSTACK_MAX_CHECKPOINT_BYTES, DSTACK_MAX_CODE_UPLOAD_BYTES). */
+  uploadLimits: UploadLimits;
   /** The EC2 backend's settings (DSTACK_EC2_*); checked for completeness only when `backend` is `ec2`. */
   ec2: Ec2Config;
   role: Role;
@@ -100,6 +103,10 @@ const EnvSchema = z.object({
   DSTACK_SECRETS_KEY: optionalString,
   DSTACK_MAX_RUNS: positiveInt("DSTACK_MAX_RUNS", 4),
   DSTACK_MAX_RUN_MINUTES: positiveInt("DSTACK_MAX_RUN_MINUTES", 1440),
+  DSTACK_MAX_ARTIFACT_BYTES: positiveInt("DSTACK_MAX_ARTIFACT_BYTES", DEFAULT_UPLOAD_LIMITS.artifactFileBytes),
+  DSTACK_MAX_RUN_ARTIFACT_BYTES: positiveInt("DSTACK_MAX_RUN_ARTIFACT_BYTES", DEFAULT_UPLOAD_LIMITS.runArtifactBytes),
+  DSTACK_MAX_CHECKPOINT_BYTES: positiveInt("DSTACK_MAX_CHECKPOINT_BYTES", DEFAULT_UPLOAD_LIMITS.checkpointBytes),
+  DSTACK_MAX_CODE_UPLOAD_BYTES: positiveInt("DSTACK_MAX_CODE_UPLOAD_BYTES", DEFAULT_UPLOAD_LIMITS.codeUploadBytes),
   DSTACK_ROLE: optionalString,
   LOG_LEVEL: optionalString,
 });
@@ -178,6 +185,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     secretsKey: e.DSTACK_SECRETS_KEY,
     maxRuns: e.DSTACK_MAX_RUNS,
     maxRunMinutes: e.DSTACK_MAX_RUN_MINUTES,
+    uploadLimits: Object.freeze({
+      artifactFileBytes: e.DSTACK_MAX_ARTIFACT_BYTES,
+      runArtifactBytes: e.DSTACK_MAX_RUN_ARTIFACT_BYTES,
+      checkpointBytes: e.DSTACK_MAX_CHECKPOINT_BYTES,
+      codeUploadBytes: e.DSTACK_MAX_CODE_UPLOAD_BYTES,
+    }),
     ec2,
     role,
     logLevel: e.LOG_LEVEL ?? "info",

@@ -44,7 +44,6 @@ import { SecretStore } from "./runs/secret-store.js";
 import { storeSecretsProvider, type SecretsProvider } from "./runs/secrets-provider.js";
 import { DEFAULT_SUPERVISE_OPTIONS, superviseRun, type SuperviseOptions } from "./runs/supervise-run.js";
 import { budgetAdmission } from "./runs/budget.js";
-import { LIFETIME_SLACK_MINUTES } from "../runners/ec2/ec2-backend.js";
 import type { TestPointHook } from "./runs/test-point.js";
 
 export interface ServiceOverrides {
@@ -164,16 +163,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     if (probot === undefined) throw new Error("GitHub is not configured");
     return guardGitHub((await probot.auth(installationId)) as unknown as GitHubClient, installationId);
   };
-  const code: CodeSource = createGitHubCodeSource({
-    apiBaseUrl: config.github?.apiBaseUrl ?? "https://api.github.com",
-    installationToken: async (installationId) => {
-      if (probot === undefined) throw new Error("GitHub is not configured");
-      const octokit = await probot.auth(installationId);
-      const auth = (await octokit.auth({ type: "installation" })) as { token: string };
-      return auth.token;
-    },
-    fallback: createUploadCodeSource({ artifacts }),
-  });
+  const code: CodeSource = createGitHubCodeSource({ github, fallback: createUploadCodeSource({ artifacts }) });
 
   // "Sign in with GitHub" and per-user permissions, when the app's OAuth client is configured.
   const githubUsers =
@@ -214,6 +204,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       secrets,
       maxRunMinutes: config.maxRunMinutes,
       heartbeatSeconds: overrides.heartbeatSeconds ?? 5,
+      uploadLimits: config.uploadLimits,
       ...(overrides.testPoint !== undefined ? { testPoint: overrides.testPoint } : {}),
     });
     mountAgentBundle(router, { store });
@@ -225,6 +216,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
       apiToken: keys.apiToken,
       sessionKey: keys.signingKey,
       publicUrl: config.publicUrl,
+      maxCodeUploadBytes: config.uploadLimits.codeUploadBytes,
       enqueueRun: (id) => queues.enqueueRun(id),
       commitAccess: (repo, commit) =>
         checkCommitAccess(
@@ -278,7 +270,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   if (config.role !== "web") {
     const superviseOptions: SuperviseOptions = { ...DEFAULT_SUPERVISE_OPTIONS, maxRunMinutes: config.maxRunMinutes, ...overrides.supervise };
     const budget = config.ec2.budgetPerDay;
-    const admission = budget === undefined ? undefined : budgetAdmission({ store, budget, maxMachineMinutes: config.maxRunMinutes + LIFETIME_SLACK_MINUTES });
+    const admission = budget === undefined ? undefined : budgetAdmission({ store, budget });
     const workers: Workers = startWorkers({
       connection: queueConnection,
       prefix: `${prefix}:bull`,
@@ -304,7 +296,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
             agentEnv: (run, token) => ({ DSTACK_AGENT_URL: agentUrl, DSTACK_AGENT_RUN_ID: run.id, DSTACK_AGENT_TOKEN: token }),
             enqueueRun: (id) => queues.enqueueRun(id),
             ...(admission !== undefined ? { admission } : {}),
-            log: log.child({ runId: job.runId }),
+            log,
             options: superviseOptions,
             retryDelayMs: (err, attempt) => githubRetryDelayMs(err, attempt),
             ...(overrides.testPoint !== undefined ? { testPoint: overrides.testPoint } : {}),

@@ -1,10 +1,10 @@
-/* global document, window, fetch, EventSource, TextDecoder, requestAnimationFrame, setTimeout, performance */
+/* global document, window, fetch, EventSource, TextDecoder, DOMParser, requestAnimationFrame, setInterval, clearInterval, performance */
 import { AnsiRenderer } from "./ansi.js";
 import { api, say } from "./api.js";
+import { formatDuration, TERMINAL } from "./format.js";
 
 /** Bytes of log loaded at a time: the tail first, earlier parts on demand (a 200 MB log stays responsive). */
 const CHUNK_BYTES = 256 * 1024;
-const TERMINAL = ["done", "failed", "stopped", "timed_out"];
 /** Characters of live output kept in the page; beyond it the oldest are dropped (the download has all). */
 const MAX_SHOWN_CHARS = 4 * 1024 * 1024;
 
@@ -18,6 +18,12 @@ const followBox = document.getElementById("log-follow");
 const statusEl = document.getElementById("run-status");
 const actionStatus = document.getElementById("action-status");
 const logsUrl = `/api/v1/runs/${encodeURIComponent(runId)}/logs`;
+/**
+ * The parts of the page that follow the run's state (summary line, machine facts and duration,
+ * timeline, attempts, the log's size, artifacts). The server renders and escapes them; on a `status`
+ * event the page reads itself again and swaps in the parts that changed, so no formatting is repeated here.
+ */
+const LIVE_PARTS = ["run-summary", "run-live-facts", "timeline", "run-attempts", "log-download", "artifacts"];
 
 /** Where the shown log starts: bytes before it are fetched on "Load earlier output". */
 let fetchedTop = 0;
@@ -39,17 +45,74 @@ function trimShown() {
   say(note, "Older output was dropped from this view to keep it responsive; download the full log for all of it.");
 }
 
+/**
+ * While the run is active its duration counts on from the server's figure by this browser's
+ * monotonic clock (so a skewed clock does not matter); every swap of the facts restarts it.
+ */
+let durationTimer;
+function startDurationClock() {
+  clearInterval(durationTimer);
+  const cell = document.getElementById("run-duration");
+  if (cell === null || TERMINAL.includes(main.dataset.status)) return;
+  const base = Number(cell.dataset.durationMs) || 0;
+  const since = performance.now();
+  durationTimer = setInterval(() => {
+    cell.textContent = formatDuration(base + performance.now() - since);
+  }, 1000);
+}
+
+/** The badge (a polite live region: each change is announced once), the title and the buttons that fit `status`. */
 function setStatus(status) {
+  if (main.dataset.status === status) return;
   main.dataset.status = status;
   statusEl.textContent = status;
   statusEl.className = `status s-${status}`;
+  document.title = document.title.replace(/— [a-z_]+$/, `— ${status}`);
+  // Absent for viewers without write permission (the page leaves out what they may not use).
+  const tagForm = document.getElementById("tag-form");
+  if (tagForm) tagForm.hidden = status !== "done";
   if (TERMINAL.includes(status)) {
+    clearInterval(durationTimer);
     const stop = document.getElementById("stop");
     if (stop) stop.hidden = true;
-    // Absent for viewers without write permission (the page leaves out what they may not use).
     const rerunBtn = document.getElementById("rerun");
     if (rerunBtn) rerunBtn.hidden = false;
   }
+}
+
+let refreshing = false;
+let refreshAgain = false;
+/** Reads the page again and swaps in the live parts that differ; one read at a time, the last change always read. */
+async function refreshParts() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    do {
+      refreshAgain = false;
+      const res = await fetch(window.location.pathname, { credentials: "same-origin", headers: { accept: "text/html" } });
+      // A redirect here is to the sign-in page: the session ended.
+      if (!res.ok || res.redirected) throw new Error(`The run's details could not be updated (HTTP ${res.status}); reload the page.`);
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const id of LIVE_PARTS) {
+        const shown = document.getElementById(id);
+        const next = fresh.getElementById(id);
+        // Unchanged parts stay, so focus and open previews in them are kept.
+        if (shown !== null && next !== null && !shown.isEqualNode(next)) shown.replaceWith(document.adoptNode(next));
+      }
+      startDurationClock();
+    } while (refreshAgain);
+  } finally {
+    refreshing = false;
+  }
+}
+
+/** A `status` event: the run as /api/v1 shows it, sent when the follow starts and whenever its state changes. */
+function onRunChange(run) {
+  setStatus(run.status);
+  refreshParts().catch((err) => say(actionStatus, err.message));
 }
 
 function markFirstLine(text) {
@@ -127,27 +190,17 @@ function append(text) {
 function follow(offset) {
   const es = new EventSource(`${logsUrl}?follow=true&offset=${offset}`);
   es.addEventListener("log", (e) => append(JSON.parse(e.data).text));
+  es.addEventListener("status", (e) => onRunChange(JSON.parse(e.data)));
   es.addEventListener("end", (e) => {
     es.close();
     const end = JSON.parse(e.data);
     setStatus(end.status);
-    say(note, `The run ended: ${end.status}${end.reason ? ` (${end.reason})` : ""}. Reload the page for its artifacts.`);
+    say(note, `The run ended: ${end.status}${end.reason ? ` (${end.reason})` : ""}.`);
   });
   es.onerror = () => {
     // EventSource reconnects by itself, resuming at the last event id; CLOSED means it gave up.
     if (es.readyState === EventSource.CLOSED) say(note, "The live log was interrupted; reload the page to resume.");
   };
-}
-
-async function pollStatus() {
-  if (TERMINAL.includes(main.dataset.status)) return;
-  try {
-    const { run } = await api("GET", `/api/v1/runs/${encodeURIComponent(runId)}`);
-    setStatus(run.status);
-  } catch (err) {
-    say(actionStatus, err.message);
-  }
-  setTimeout(pollStatus, 3000);
 }
 
 async function start() {
@@ -164,10 +217,9 @@ async function start() {
   markFirstLine(text);
   updateEarlier();
   logEl.scrollTop = logEl.scrollHeight;
-  if (!TERMINAL.includes(r.status)) {
-    follow(r.offset + r.bytes.length);
-    setTimeout(pollStatus, 3000);
-  }
+  // Followed while the page shows the run active, even if it ended since: the stream's `status` and
+  // `end` events then bring the page up to date.
+  if (!TERMINAL.includes(main.dataset.status)) follow(r.offset + r.bytes.length);
 }
 
 /** "Find next": selects the next match after the current one in the loaded log. */
@@ -256,9 +308,14 @@ for (const btn of document.querySelectorAll("[data-untag]")) {
   });
 }
 
-// Small text artifacts: fetched when opened and shown with textContent, never as HTML.
-for (const details of document.querySelectorAll("details.text-preview")) {
-  details.addEventListener("toggle", async () => {
+// Small text artifacts: fetched when opened and shown with textContent, never as HTML. Listened for
+// on the document (`toggle` does not bubble, but is captured) because the artifacts list is swapped
+// in when the run ends.
+document.addEventListener(
+  "toggle",
+  async (e) => {
+    const details = e.target;
+    if (!details.matches?.("details.text-preview")) return;
     const pre = details.querySelector("pre");
     if (!details.open || pre.dataset.loaded) return;
     pre.dataset.loaded = "1";
@@ -268,7 +325,9 @@ for (const details of document.querySelectorAll("details.text-preview")) {
     } catch (err) {
       pre.textContent = err.message;
     }
-  });
-}
+  },
+  true,
+);
 
+startDurationClock();
 start().catch((err) => say(note, err.message));

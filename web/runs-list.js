@@ -1,16 +1,23 @@
 /* global document, window, setTimeout */
 import { api, say } from "./api.js";
+import { formatDuration, runDurationMs, TERMINAL } from "./format.js";
 
-const TERMINAL = ["done", "failed", "stopped", "timed_out"];
 const table = document.getElementById("runs");
 const note = document.getElementById("runs-note");
 
-function formatDuration(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  return `${Math.floor(m / 60)}h ${m % 60}m`;
+/** Shows `run`'s status and duration in its row. */
+function showRun(tr, run) {
+  const status = tr.querySelector('[data-field="status"]');
+  status.textContent = run.status;
+  status.className = `status s-${run.status}`;
+  const ms = runDurationMs(run);
+  if (ms !== undefined) tr.querySelector('[data-field="duration"]').textContent = formatDuration(ms);
+}
+
+/** Whether a run the list did not show belongs on it after a reload: the first page only, and the page's filters. */
+function wouldBeListed(run) {
+  const f = table.dataset;
+  return f.firstPage === "true" && (f.statusFilter === "" || run.status === f.statusFilter) && (f.tagFilter === "" || run.tags.includes(f.tagFilter));
 }
 
 /** While a shown run is active, refresh statuses and durations from /api/v1 every few seconds. */
@@ -26,13 +33,18 @@ async function refresh() {
     if (run.id === newest) seenNewest = true;
     const tr = rows.get(run.id);
     if (tr === undefined) {
-      if (!seenNewest) fresh++;
+      if (!seenNewest && wouldBeListed(run)) fresh++;
       continue;
     }
-    const status = tr.querySelector('[data-field="status"]');
-    status.textContent = run.status;
-    status.className = `status s-${run.status}`;
-    if (run.durationMs !== undefined) tr.querySelector('[data-field="duration"]').textContent = formatDuration(run.durationMs);
+    rows.delete(run.id);
+    showRun(tr, run);
+    if (!TERMINAL.includes(run.status)) active = true;
+  }
+  // Shown runs older than the listing's newest 200 (an older page): asked for one by one while they looked active.
+  for (const [id, tr] of rows) {
+    if (TERMINAL.includes(tr.querySelector('[data-field="status"]').textContent)) continue;
+    const { run } = await api("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
+    showRun(tr, run);
     if (!TERMINAL.includes(run.status)) active = true;
   }
   if (fresh > 0) {

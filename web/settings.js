@@ -35,16 +35,21 @@ for (const btn of document.querySelectorAll("[data-delete]")) {
 }
 
 // Personal CLI tokens (GitHub sign-in): the new token is shown once, as the command that stores it.
+const tokenForm = document.getElementById("cli-token-form");
 const createToken = document.getElementById("cli-token-create");
-if (createToken) {
-  createToken.addEventListener("click", async () => {
+if (tokenForm) {
+  tokenForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
     createToken.disabled = true;
     try {
-      const made = await api("POST", "/api/v1/user/tokens");
+      const label = document.getElementById("cli-token-label").value.trim();
+      const expiresIn = document.getElementById("cli-token-expires").value;
+      const made = await api("POST", "/api/v1/user/tokens", { ...(label === "" ? {} : { label }), expiresIn });
       const out = document.getElementById("cli-token-command");
       out.textContent = `dstack config --url ${out.dataset.publicUrl} --token ${made.token}`;
       document.getElementById("cli-token-new").hidden = false;
-      say(status, `CLI token ${made.id} created. Copy it now: it is not shown again.`);
+      const until = made.expiresAt === null ? "it does not expire" : `it expires ${made.expiresAt.slice(0, 16).replace("T", " ")} UTC`;
+      say(status, `CLI token ${made.id} (${made.label}) created; ${until}. Copy it now: it is not shown again.`);
     } catch (err) {
       say(status, err.message);
     } finally {

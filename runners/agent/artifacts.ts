@@ -4,10 +4,11 @@ import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { pipeline as pipeStreams, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { kindLimit, withinLimit } from "../../src/artifacts/upload-limits.js";
 import { dropHostileFiles, type FoundFile } from "./artifact-guards.js";
 import { maskArtifactNames } from "./artifact-names.js";
 import { AgentApiError, ServiceAnswerError, type AgentClient } from "./client.js";
-import { InputFiles } from "./job-spec.js";
+import { InputFiles, type JobSpec } from "./job-spec.js";
 import type { Output } from "./python-env.js";
 
 export interface Uploaded {
@@ -55,14 +56,29 @@ async function* walk(abs: string, rel: string): AsyncGenerator<FoundFile> {
   for (const name of entries) yield* walk(path.join(abs, name), `${rel}/${name}`);
 }
 
+/** What an upload sent, and why each file it did not send was refused (over an upload limit). */
+export interface UploadResult {
+  uploaded: Uploaded[];
+  refused: string[];
+}
+
 /**
  * Uploads every file under the declared artifact paths, 4 at a time, each retried on failure.
- * `kind: "checkpoint"` uploads the `checkpoints:` paths to the run's checkpoint set instead.
+ * `kind: "checkpoint"` uploads the `checkpoints:` paths to the run's checkpoint set instead. A file
+ * over the service's upload limits (`uploadLimits`, checked before sending anything, or the
+ * service's 413) is not sent, with an error line in the log; the others still are.
  */
 export async function uploadArtifacts(
   deps: { client: AgentClient; out: Output },
-  input: { cwd: string; artifacts: Array<{ path: string }>; signal?: AbortSignal; kind?: "artifact" | "checkpoint"; mask?: (text: string) => string },
-): Promise<Uploaded[]> {
+  input: {
+    cwd: string;
+    artifacts: Array<{ path: string }>;
+    signal?: AbortSignal;
+    kind?: "artifact" | "checkpoint";
+    mask?: (text: string) => string;
+    uploadLimits?: JobSpec["uploadLimits"];
+  },
+): Promise<UploadResult> {
   const kind = input.kind ?? "artifact";
   const found: FoundFile[] = [];
   for (const a of input.artifacts) {
@@ -79,20 +95,40 @@ export async function uploadArtifacts(
     }
   }
   const safe = dropHostileFiles(found, (line) => void deps.out.write(line), kind);
-  const files = input.mask === undefined ? safe : maskArtifactNames(safe, input.mask, (line) => void deps.out.write(line), kind);
+  const named = input.mask === undefined ? safe : maskArtifactNames(safe, input.mask, (line) => void deps.out.write(line), kind);
+  const checked = input.uploadLimits === undefined ? { kept: named, refused: [] } : withinLimit(named, kindLimit(input.uploadLimits, kind));
+  const files = checked.kept;
+  const refused: string[] = [];
+  const refuse = (message: string) => {
+    refused.push(message);
+    deps.out.write(`[dstack] error: ${message}; it was not uploaded\n`);
+  };
+  for (const message of checked.refused) refuse(message);
   const uploaded: Uploaded[] = [];
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const f = files[next++] as (typeof files)[number];
-      const sha256 = await uploadOne(deps.client, f, kind, input.signal);
-      uploaded.push({ path: f.rel, sizeBytes: f.size, sha256 });
+      try {
+        const sha256 = await uploadOne(deps.client, f, kind, input.signal);
+        uploaded.push({ path: f.rel, sizeBytes: f.size, sha256 });
+      } catch (err) {
+        // The service's own limits (a file that grew since it was measured, an agent without them): its words name the variable.
+        if (!(err instanceof Error && err.cause instanceof AgentApiError && err.cause.status === 413)) throw err;
+        refuse(answerMessage(err.cause));
+      }
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   const total = uploaded.reduce((s, u) => s + u.sizeBytes, 0);
-  if (files.length > 0) deps.out.write(`[dstack] uploaded ${files.length} ${kind} file(s), ${formatBytes(total)}\n`);
-  return uploaded.sort((a, b) => a.path.localeCompare(b.path));
+  if (uploaded.length > 0) deps.out.write(`[dstack] uploaded ${uploaded.length} ${kind} file(s), ${formatBytes(total)}\n`);
+  return { uploaded: uploaded.sort((a, b) => a.path.localeCompare(b.path)), refused };
+}
+
+/** The reason a run fails for files over the upload limits: the first one's, and how many more. */
+export function refusedReason(refused: readonly string[]): string {
+  const more = refused.length > 1 ? ` (and ${refused.length - 1} more file(s) over the upload limits: see the log)` : "";
+  return `${refused[0] ?? "files over the upload limits"}${more}`;
 }
 
 /**

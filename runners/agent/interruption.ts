@@ -1,7 +1,7 @@
-import { uploadArtifacts, type Uploaded } from "./artifacts.js";
+import { refusedReason, uploadArtifacts, type Uploaded } from "./artifacts.js";
 import type { AgentClient } from "./client.js";
 import type { AgentConfig } from "./config.js";
-import type { FinishReport, InterruptionNotice } from "./job-spec.js";
+import type { FinishReport, InterruptionNotice, JobSpec } from "./job-spec.js";
 import type { Output } from "./python-env.js";
 import { watchSpotInterruption, type SpotNotice } from "./spot-watch.js";
 
@@ -40,7 +40,7 @@ export function startInterruptionWatch(config: AgentConfig, client: Pick<AgentCl
  */
 export async function saveOnInterruption(
   deps: { client: AgentClient; out: Output; mask(text: string): string },
-  input: { cwd: string | undefined; paths: readonly string[]; interrupted: SpotInterrupted },
+  input: { cwd: string | undefined; paths: readonly string[]; interrupted: SpotInterrupted; uploadLimits?: JobSpec["uploadLimits"] },
 ): Promise<FinishReport> {
   let checkpoints: Uploaded[] = [];
   let reason = input.interrupted.message;
@@ -48,9 +48,16 @@ export async function saveOnInterruption(
     deps.out.write("[dstack] the workflow declares no `checkpoints`: the next attempt starts from the beginning\n");
   } else if (input.cwd !== undefined) {
     try {
-      checkpoints = await uploadArtifacts(deps, { cwd: input.cwd, artifacts: input.paths.map((p) => ({ path: p })), kind: "checkpoint", mask: deps.mask });
-      const seconds = ((Date.now() - input.interrupted.notice.seenAt) / 1000).toFixed(1);
-      deps.out.write(`[dstack] checkpoints saved ${seconds} s after the interruption notice\n`);
+      const saved = await uploadArtifacts(deps, { cwd: input.cwd, artifacts: input.paths.map((p) => ({ path: p })), kind: "checkpoint", mask: deps.mask, uploadLimits: input.uploadLimits });
+      if (saved.refused.length > 0) {
+        // A set without some of its files may not resume at all (weights without their optimizer state): none is kept.
+        deps.out.write("[dstack] error: the checkpoint set is incomplete, so it is not kept: the next attempt starts from the last complete set, or from the beginning\n");
+        reason = `${reason}; ${refusedReason(saved.refused)}`;
+      } else {
+        checkpoints = saved.uploaded;
+        const seconds = ((Date.now() - input.interrupted.notice.seenAt) / 1000).toFixed(1);
+        deps.out.write(`[dstack] checkpoints saved ${seconds} s after the interruption notice\n`);
+      }
     } catch (err) {
       const message = deps.mask(err instanceof Error ? err.message : String(err));
       deps.out.write(`[dstack] error: saving the checkpoints failed: ${message}\n`);

@@ -39,6 +39,12 @@ export const JobSpec = z.object({
   codeOverlay: z.object({ deleted: z.array(z.string()) }).optional(),
   maxRunMinutes: z.number().positive(),
   heartbeatSeconds: z.number().positive(),
+  /**
+   * The service's upload limits (DSTACK_MAX_ARTIFACT_BYTES, DSTACK_MAX_RUN_ARTIFACT_BYTES,
+   * DSTACK_MAX_CHECKPOINT_BYTES): the agent checks its files against them before sending any, so a
+   * runaway artifact is named in the log and never read. The service enforces them either way.
+   */
+  uploadLimits: z.object({ artifactFileBytes: z.number().int().positive(), runArtifactBytes: z.number().int().positive(), checkpointBytes: z.number().int().positive() }).optional(),
   /** The GPUs the run asked for (`resources.gpu`): an agent that checks GPUs compares them with nvidia-smi. */
   gpu: z.object({ count: z.number().int().min(0), name: z.string().optional(), memoryMiB: z.number().optional() }).optional(),
 });

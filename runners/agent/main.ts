@@ -9,7 +9,7 @@ import { x as untar } from "tar";
 import { SecretMasker } from "../../src/runs/secret-masker.js";
 import type { SecretMaskingStream } from "../../src/runs/secret-masking-stream.js";
 import { applyOverlay } from "./apply-overlay.js";
-import { downloadInputs, uploadArtifacts, type Uploaded } from "./artifacts.js";
+import { downloadInputs, refusedReason, uploadArtifacts } from "./artifacts.js";
 import { AgentClient } from "./client.js";
 import { startHeartbeat, StopRequested } from "./heartbeat.js";
 import { AGENT_ONLY_VARIABLES, loadAgentConfig, type AgentConfig } from "./config.js";
@@ -84,13 +84,17 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
       report = { status: "failed", exitCode, reason: `the workflow exited with code ${exitCode}`, artifacts: [] };
     } else {
       await client.post("/status", { status: "uploading" });
-      const artifacts: Uploaded[] = await uploadArtifacts({ client, out }, { cwd, artifacts: job.workflow.artifacts, signal: stop.signal, mask: (t) => masker.maskText(t) });
-      report = { status: "done", exitCode: 0, artifacts };
+      const { uploaded, refused } = await uploadArtifacts(
+        { client, out },
+        { cwd, artifacts: job.workflow.artifacts, signal: stop.signal, mask: (t) => masker.maskText(t), uploadLimits: job.uploadLimits },
+      );
+      // A file over the upload limits fails the run with its reason; the files that fit are kept (the service writes their manifest).
+      report = refused.length === 0 ? { status: "done", exitCode: 0, artifacts: uploaded } : { status: "failed", exitCode: 0, reason: refusedReason(refused).slice(0, 2000), artifacts: uploaded };
     }
   } catch (err) {
     const interrupted = stop.signal.reason instanceof SpotInterrupted ? stop.signal.reason : undefined;
     if (interrupted !== undefined) {
-      report = await saveOnInterruption({ client, out, mask: (t) => masker.maskText(t) }, { cwd: workingDir, paths: job.workflow.checkpoints ?? [], interrupted });
+      report = await saveOnInterruption({ client, out, mask: (t) => masker.maskText(t) }, { cwd: workingDir, paths: job.workflow.checkpoints ?? [], interrupted, uploadLimits: job.uploadLimits });
     } else {
       const reason = err instanceof StopRequested ? err.message : masker.maskText(err instanceof Error ? err.message : String(err));
       if (!(err instanceof StopRequested)) out.write(`[dstack] error: ${reason}\n`);

@@ -3,6 +3,7 @@ import { pipeline as pipelineCallback, Transform, type Readable } from "node:str
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { commitRunManifest, runArtifactKey, runCheckpointKey, trustedArtifacts, type ArtifactStore } from "../artifacts/index.js";
+import { DEFAULT_UPLOAD_LIMITS, fileOverLimit, kindLimit, totalOverLimit, type UploadKind, type UploadLimits } from "../artifacts/upload-limits.js";
 import { CorruptSecretError, DstackError, InvalidInputError, NotFoundError, SecretsKeyError, UnauthorizedError } from "../errors.js";
 import { FinishReport, InterruptionNotice, type JobSpec } from "../../runners/agent/job-spec.js";
 import type { CodeSource } from "../runs/code-source.js";
@@ -13,8 +14,10 @@ import { SecretMasker } from "../runs/secret-masker.js";
 import type { MaskingState } from "../runs/secret-masking-stream.js";
 import type { SecretsProvider } from "../runs/secrets-provider.js";
 import type { TestPointHook } from "../runs/test-point.js";
+import { holdUploadBytes } from "../runs/upload-quota.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import { bearerToken, readBody, readJson, sendJson, type RequestContext, type Router } from "../http/router.js";
+import { declaredLength, limitRequestBody, refuseRest } from "../http/limit-request-body.js";
 
 export interface AgentApiDeps {
   store: RunStore;
@@ -24,6 +27,8 @@ export interface AgentApiDeps {
   secrets: SecretsProvider;
   maxRunMinutes: number;
   heartbeatSeconds: number;
+  /** Bounds of artifact and checkpoint uploads (DSTACK_MAX_*_BYTES). Default: `DEFAULT_UPLOAD_LIMITS`. */
+  uploadLimits?: UploadLimits;
   /** Fault tests hold agents' requests here (`job`, `upload`) to kill a worker while a run is in that phase. */
   testPoint?: TestPointHook;
 }
@@ -43,6 +48,7 @@ const StatusBody = z.object({
  * written here; GitHub is updated by the run's supervisor in a worker.
  */
 export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
+  const uploadLimits = deps.uploadLimits ?? DEFAULT_UPLOAD_LIMITS;
   // The agent masks first; this is defence in depth (an agent of an older version, or output the
   // agent let through). Compiled maskers are cached per run in this process; the masking stream's
   // carry-over (held-back bytes that may start a secret) lives in the run's hash, so a value split
@@ -117,6 +123,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
       ...(run.code.kind === "github" && run.code.overlay !== undefined ? { codeOverlay: { deleted: run.code.overlay.deleted } } : {}),
       maxRunMinutes: deps.maxRunMinutes,
       heartbeatSeconds: deps.heartbeatSeconds,
+      uploadLimits: { artifactFileBytes: uploadLimits.artifactFileBytes, runArtifactBytes: uploadLimits.runArtifactBytes, checkpointBytes: uploadLimits.checkpointBytes },
       ...(w.resources.gpu !== undefined ? { gpu: w.resources.gpu } : {}),
     };
     sendJson(ctx.res, 200, spec);
@@ -202,11 +209,8 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     await deps.testPoint?.("upload", run);
     const rel = ctx.url.searchParams.get("path") ?? "";
     await refuseSecretInPath(run, rel);
-    // The hash of the bytes the store received: the agent compares it with its own and sends the
-    // file again on a mismatch, and the manifest keeps it.
-    const hashed = sha256Stream(ctx.req);
-    const obj = await deps.artifacts.put(runArtifactKey(run.id, rel), hashed.stream);
-    sendJson(ctx.res, 200, { path: rel, sizeBytes: obj.sizeBytes, sha256: hashed.digest() });
+    const stored = await storeUpload(ctx, run, "artifact", rel, runArtifactKey(run.id, rel));
+    sendJson(ctx.res, 200, { path: rel, ...stored });
   });
 
   router.add("PUT", `${base}/checkpoints`, async (ctx) => {
@@ -214,8 +218,8 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     if (isTerminal(run.status)) throw new DstackError("conflict", `the run is already ${run.status}`);
     const rel = ctx.url.searchParams.get("path") ?? "";
     await refuseSecretInPath(run, rel);
-    const obj = await deps.artifacts.put(runCheckpointKey(run.id, currentAttempt(run), rel), ctx.req);
-    sendJson(ctx.res, 200, { path: rel, sizeBytes: obj.sizeBytes });
+    const stored = await storeUpload(ctx, run, "checkpoint", rel, runCheckpointKey(run.id, currentAttempt(run), rel));
+    sendJson(ctx.res, 200, { path: rel, sizeBytes: stored.sizeBytes });
   });
 
   router.add("GET", `${base}/checkpoint/file`, async (ctx) => {
@@ -261,7 +265,7 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
         patch: { ...patch, reason: run.stopRequested ?? report.reason },
       });
     } else {
-      await deps.store.transition(run.id, "failed", { patch });
+      await finishFailed(run, report, patch);
     }
     maskers.delete(run.id);
     const fresh = await deps.store.get(run.id);
@@ -283,6 +287,61 @@ export function mountAgentApi(router: Router, deps: AgentApiDeps): void {
     }
     const artifacts = files.map((f) => ({ path: f.path, sizeBytes: f.sizeBytes }));
     await deps.store.transition(run.id, "done", { from: ["running", "uploading"], patch: { ...patch, artifacts } });
+  }
+
+  /**
+   * A failed run keeps the artifact files its agent did upload and reports (it fails a run whose
+   * artifact was over the upload limits, and sends the others): they get a manifest as a `done`
+   * run's do, so they can be downloaded; `depends-on` still takes only successful runs.
+   */
+  async function finishFailed(run: Run, report: FinishReport, patch: Partial<Run>): Promise<void> {
+    if (report.artifacts.length > 0) {
+      // Files the store does not hold as reported get no manifest, so no reader offers them; the run fails for its own reason all the same.
+      await commitRunManifest(deps, run.id, report.artifacts).catch(() => undefined);
+    }
+    await deps.store.transition(run.id, "failed", { patch: { ...patch, artifacts: report.artifacts.map((a) => ({ path: a.path, sizeBytes: a.sizeBytes })) } });
+  }
+
+  /**
+   * Streams one uploaded file into the store within the upload limits: the file alone, and the
+   * run's artifacts (or the attempt's checkpoint set) together, counted in Redis for every service
+   * process. Past a limit the answer is 413 naming the variable to raise, and nothing of the file
+   * stays (the file store removes its partial file, S3 aborts the multipart upload). Returns the
+   * size and the SHA-256 of the bytes the store received: the agent compares it with its own and
+   * sends the file again on a mismatch, and the manifest keeps it.
+   */
+  async function storeUpload(ctx: RequestContext, run: Run, kind: UploadKind, rel: string, key: string): Promise<{ sizeBytes: number; sha256: string }> {
+    const limit = kindLimit(uploadLimits, kind);
+    const declared = declaredLength(ctx.req);
+    const refuse = (message: string): DstackError => {
+      refuseRest(ctx.res);
+      return new DstackError("too_large", message);
+    };
+    if (declared !== undefined && declared > limit.fileBytes) throw refuse(fileOverLimit(limit, rel, declared));
+    const hold = await holdUploadBytes(
+      {
+        redis: deps.store.redis,
+        key: deps.store.key("upload-bytes", run.id, kind === "artifact" ? "artifacts" : `checkpoints-${currentAttempt(run)}`),
+        limitBytes: limit.totalBytes,
+        ttlSeconds: (deps.maxRunMinutes + 24 * 60) * 60,
+      },
+      { path: rel, bytes: declared, capBytes: limit.fileBytes },
+    );
+    if (hold.grantedBytes === undefined) throw refuse(totalOverLimit(limit, rel, declared, hold.othersBytes));
+    const limited = limitRequestBody(ctx.req, hold.grantedBytes, () => new DstackError("too_large", "upload over its limit"));
+    const hashed = sha256Stream(limited.body);
+    try {
+      const obj = await deps.artifacts.put(key, hashed.stream);
+      await hold.settle(obj.sizeBytes);
+      return { sizeBytes: obj.sizeBytes, sha256: hashed.digest() };
+    } catch (err) {
+      // What the file held before (an earlier copy of it) is held again; a Redis error here must not hide `err`.
+      await hold.release().catch(() => undefined);
+      // The rest of the body is not read: the connection closes after the answer.
+      if (!ctx.req.complete) refuseRest(ctx.res);
+      if (!limited.exceeded()) throw err;
+      throw refuse(hold.grantedBytes >= limit.fileBytes ? fileOverLimit(limit, rel, undefined) : totalOverLimit(limit, rel, undefined, hold.othersBytes));
+    }
   }
 
   /**

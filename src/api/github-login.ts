@@ -69,7 +69,7 @@ export function mountGitHubLogin(router: Router, deps: GitHubLogin): void {
     try {
       const token = await exchangeCode(deps.client, { code: q.get("code") ?? "", redirectUri, verifier });
       const user = await fetchUser(deps.client, token.accessToken);
-      session = await deps.sessions.create({ login: user.login, token: token.accessToken, expiresInSeconds: token.expiresInSeconds });
+      session = await deps.sessions.create({ login: user.login, userId: user.id, token: token.accessToken, expiresInSeconds: token.expiresInSeconds });
     } catch (err) {
       if (err instanceof UnauthorizedError) return refuse(ctx, 401, err.message);
       throw err;

@@ -8,6 +8,8 @@ export interface GitHubSession {
   /** The cookie's secret part; the store keeps only its hash. */
   id: string;
   login: string;
+  /** GitHub's numeric user id: who signed in, whatever their login becomes. Absent in sessions made before it was kept. */
+  userId?: number;
   token: string;
   expiresAt: number;
 }
@@ -17,7 +19,7 @@ export const GITHUB_SESSION_SECONDS = 8 * 3600;
 /** Session cookie values of GitHub users start with this; API-token sessions are `{expires}.{hmac}`. */
 export const GITHUB_SESSION_PREFIX = "g.";
 
-const SessionRecord = z.object({ login: z.string(), token: z.string(), createdAt: z.number(), expiresAt: z.number() });
+const SessionRecord = z.object({ login: z.string(), userId: z.number().int().optional(), token: z.string(), createdAt: z.number(), expiresAt: z.number() });
 
 function hashOf(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
@@ -45,14 +47,14 @@ export class GitHubSessions {
     return `${this.prefix}:session:${hashOf(id)}`;
   }
 
-  async create(input: { login: string; token: string; expiresInSeconds?: number }): Promise<GitHubSession> {
+  async create(input: { login: string; userId?: number; token: string; expiresInSeconds?: number }): Promise<GitHubSession> {
     const id = randomBytes(32).toString("base64url");
     const seconds = Math.min(input.expiresInSeconds ?? GITHUB_SESSION_SECONDS, GITHUB_SESSION_SECONDS);
     const createdAt = this.now();
     const expiresAt = createdAt + seconds * 1000;
-    const record = { login: input.login, token: this.sealer.seal(input.token, hashOf(id)), createdAt, expiresAt };
+    const record = { login: input.login, userId: input.userId, token: this.sealer.seal(input.token, hashOf(id)), createdAt, expiresAt };
     await this.redis.set(this.key(id), JSON.stringify(record), "PX", seconds * 1000);
-    return { id, login: input.login, token: input.token, expiresAt };
+    return { id, login: input.login, userId: input.userId, token: input.token, expiresAt };
   }
 
   /** The live session of this id, or undefined (unknown, expired, or its token no longer opens). */
@@ -63,7 +65,8 @@ export class GitHubSessions {
     const parsed = SessionRecord.safeParse(JSON.parse(raw));
     if (!parsed.success || parsed.data.expiresAt <= this.now()) return undefined;
     const token = this.sealer.open(parsed.data.token, hashOf(id));
-    return token === undefined ? undefined : { id, login: parsed.data.login, token, expiresAt: parsed.data.expiresAt };
+    const { login, userId, expiresAt } = parsed.data;
+    return token === undefined ? undefined : { id, login, userId, token, expiresAt };
   }
 
   /** Signing out ends the session on the server, not only in the browser. */

@@ -1,5 +1,5 @@
 import { machineFacts, machineFactsView } from "../runs/machine-facts.js";
-import { describeResources, describeTrigger, formatBytes, runDuration } from "../runs/run-view.js";
+import { describeResources, describeTrigger, formatBytes, runDuration, runDurationMs } from "../runs/run-view.js";
 import { isTerminal, type ArtifactFile, type Run } from "../runs/types.js";
 import { formatTime } from "./page-response.js";
 import { attemptRows } from "./run-attempts-view.js";
@@ -116,6 +116,8 @@ export function runPageView(run: Run, nowMs: number, canChange = true) {
     provisioningNotes: run.provisioningNotes ?? [],
     attempts: attemptRows(run, nowMs),
     duration: runDuration(run, nowMs),
+    /** The page counts on from it while the run is active (`web/run-page.js`). */
+    durationMs: runDurationMs(run, nowMs),
     timeline: timeline(run),
     dependencies: run.inputs.map((i) => ({ workflow: i.workflow, runId: i.runId, url: `/runs/${encodeURIComponent(i.runId)}` })),
     tags: run.tags,

@@ -89,6 +89,17 @@ export function runRow(run: Run, nowMs: number) {
   };
 }
 
+/**
+ * The /api/v1 query the list's script refreshes from (`web/runs-list.js`): the repository and the
+ * workflow. Not the status: a shown run that finished would drop out of the answer and keep its old status.
+ */
+function liveQuery(f: RunsFilter): string {
+  const q = new URLSearchParams();
+  if (f.repo !== undefined) q.set("repo", f.repo);
+  if (f.workflow !== undefined) q.set("workflow", f.workflow);
+  return q.toString();
+}
+
 /** `/`: the repositories this service knows and their runs, filterable and paginated. */
 export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
   const now = deps.now ?? Date.now;
@@ -125,7 +136,8 @@ export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
         anyActive: runs.some((r) => (ACTIVE_STATUSES as readonly string[]).includes(r.status)),
         nextUrl: next === undefined ? undefined : query({ before: String(next) }),
         firstUrl: f.before === undefined ? undefined : query({}),
-        apiQuery: f.repo === undefined ? "" : `repo=${encodeURIComponent(f.repo)}`,
+        apiQuery: liveQuery(f),
+        firstPage: f.before === undefined,
       }),
     );
   });

@@ -6,8 +6,12 @@ import type { CliTokens } from "./cli-tokens.js";
 import { userHeaders } from "./github-oauth.js";
 import type { GitHubSessions } from "./github-sessions.js";
 
-/** Someone signed in with GitHub: in the browser (a session holding their token) or through a personal CLI token. */
-export type GitHubUser = { login: string; via: "session"; sessionId: string; token: string } | { login: string; via: "cli-token"; tokenId: string };
+/**
+ * Someone signed in with GitHub: in the browser (a session holding their token) or through a personal
+ * CLI token. `userId` is GitHub's numeric id, which stays with the account when the login is renamed
+ * (absent for sessions and tokens made before it was kept: those are keyed by login, as before).
+ */
+export type GitHubUser = { login: string; userId?: number } & ({ via: "session"; sessionId: string; token: string } | { via: "cli-token"; tokenId: string });
 
 /** Sign-in with GitHub: the users' sessions, their CLI tokens, and what they may do on each repository. */
 export interface UserAccess {
@@ -62,14 +66,14 @@ export function createUserAccess(deps: UserAccessDeps): UserAccess {
     sessions: deps.sessions,
     cliTokens: deps.cliTokens,
     async permission(user, repo) {
-      const key = permissionCacheKey(deps.prefix, repo, user.login);
+      const key = permissionCacheKey(deps.prefix, repo, { login: user.login, id: user.userId });
       const cached = await deps.redis.get(key);
       if (cached !== null) return cached as Permission;
       if (user.via === "cli-token") {
         const github = await deps.installationFor(repo);
         if (github === undefined) return "none";
         const { owner, repo: name } = splitRepo(repo);
-        return permissionOf({ github, redis: deps.redis, prefix: deps.prefix }, { owner, repo: name, user: user.login });
+        return permissionOf({ github, redis: deps.redis, prefix: deps.prefix }, { owner, repo: name, user: user.login, userId: user.userId });
       }
       const permission = await permissionWithUserToken(deps, user.token, repo);
       await deps.redis.set(key, permission, "EX", PERMISSION_CACHE_SECONDS);

@@ -4,6 +4,9 @@ import { DstackError } from "../errors.js";
 const REASONS: Record<string, string> = {
   ENOTDIR: "a folder on the way is a file",
   EISDIR: "it is a folder",
+  EEXIST: "it is a file, not a folder",
+  // mkdir answers ENOENT under an existing folder of a file system that makes nothing there (/proc).
+  ENOENT: "this file system does not let files or folders be made there",
   EACCES: "permission denied",
   EPERM: "permission denied",
   EROFS: "read-only file system",

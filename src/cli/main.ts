@@ -5,6 +5,7 @@ import type { CliDeps, CommandContext } from "./command-context.js";
 import { registerApprove } from "./commands/approve.js";
 import { registerArtifacts } from "./commands/artifacts.js";
 import { registerConfig } from "./commands/config.js";
+import { registerLogin } from "./commands/login.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerOffers } from "./commands/offers.js";
 import { registerRun } from "./commands/run.js";
@@ -12,6 +13,7 @@ import { registerRuns } from "./commands/runs.js";
 import { registerSecrets } from "./commands/secrets.js";
 import { registerStop } from "./commands/stop.js";
 import { registerTags } from "./commands/tags.js";
+import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
 import { ExitCode, exitCodeFor } from "./exit-code.js";
 
@@ -41,6 +43,8 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
     .showSuggestionAfterError();
   registerValidate(program, ctx);
   registerConfig(program, ctx);
+  registerLogin(program, ctx);
+  registerTokens(program, ctx);
   registerRun(program, ctx);
   registerRuns(program, ctx);
   registerLogs(program, ctx);

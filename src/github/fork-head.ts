@@ -10,8 +10,12 @@ import type { Redis } from "ioredis";
  * place. Every doubt is a refusal (the writer asks again), never a run.
  */
 
-/** Longer than the 3 days GitHub redelivers a comment for, so a redelivered command meets a record. */
-const SEEN_SECONDS = 7 * 24 * 3600;
+/**
+ * Longer than the 3 days GitHub redelivers a comment for, so a redelivered command meets a record,
+ * and long enough that a quiet pull request rarely loses its record: a head without one is refused
+ * once (`checkForkHead`). Each record is one small hash per pull request.
+ */
+const SEEN_SECONDS = 30 * 24 * 3600;
 
 /** Sets the recorded head unless it is already `sha` (keeping the first time it was seen as head). */
 const RECORD_LUA = `
@@ -47,7 +51,7 @@ export async function recordForkHead(deps: ForkHeadDeps, pr: PullRef, sha: strin
 }
 
 /** What the comment check knows of the pull request, from the comment's payload and `GET /pulls`. */
-export interface ForkHeadFacts {
+interface ForkHeadFacts {
   /** The head commit now (`GET /pulls/{number}`). */
   headSha: string;
   /** The pull request's `updated_at`: moved by every push and comment (the command's own included). */
@@ -58,29 +62,89 @@ export interface ForkHeadFacts {
 }
 
 /** Whether the head now is the head the comment was written on; if not, the new head and when it came. */
-export type ForkHeadVerdict = { ok: true } | { ok: false; sha: string; pushedAt: string };
+type ForkHeadVerdict = { ok: true } | ({ ok: false } & HeadChange);
 
 /**
- * Whether a writer's comment approves the fork pull request's current head. With a record of the
- * head: only if the record is that head and was made at or before the comment (a push after the
- * comment refuses). Without a record of this head (its `pull_request` event is still queued or
- * was lost, the PR was last pushed before the record's lifetime or before the app was installed):
- * only if nothing changed the pull request after the comment (`updated_at` not later than
- * `created_at`; the comment itself moves `updated_at` to its own second, and every push, force
- * pushes back to an older commit included, moves it past). The head commit's own dates are not
- * used: the fork's author writes them. Either way the head seen now is recorded, so a writer who
- * asks again after a refusal is answered from the record.
+ * Why a comment does not approve the head: `unseen`, the head had not reached the service (no record
+ * of it); `pushed`, it became the head in or after the comment's second (at `at`); `updated`, the
+ * pull request was touched after the comment (`updated_at` = `at`).
  */
-export async function checkForkHead(deps: ForkHeadDeps, pr: PullRef, facts: ForkHeadFacts): Promise<ForkHeadVerdict> {
+export interface HeadChange {
+  sha: string;
+  why: "unseen" | "pushed" | "updated";
+  at: string;
+}
+
+/**
+ * Whether a writer's comment approves the fork pull request's current head. The comment names no
+ * commit, so it approves one only when which one is certain: the recorded head is the head now,
+ * the record was made at or before the comment's second began, and nothing touched the pull
+ * request after that second (`updated_at` not later than `created_at`; the comment itself moves
+ * `updated_at` to its own second). Refused, and the writer asks again:
+ * - a push in the comment's own second: GitHub's times are whole seconds, so it cannot be ordered
+ *   against the comment; its record (made when its event reached us, never before the push) is
+ *   later than the second's start, and without a record the head is unknown;
+ * - a head without a record (its `pull_request` event still queued or lost, the PR pushed before
+ *   the record's lifetime or before the app was installed): the old `updated_at` fallback let a
+ *   push in the comment's second through;
+ * - any change after the comment, a force push away and back to the recorded head included: the
+ *   writer may have seen, and approved, an intermediate head whose event is still on its way, and
+ *   an approval never carries over to another commit. Approvals bound to one commit stay valid
+ *   when the head returns to it (the runs at that commit and their "Re-run", which runs the
+ *   check run's own commit): a commit id names its content.
+ * The head commit's own dates are not used: the fork's author writes them. The head seen now is
+ * recorded, so a writer who asks again after a refusal is answered from the record.
+ */
+async function checkForkHead(deps: ForkHeadDeps, pr: PullRef, facts: ForkHeadFacts): Promise<ForkHeadVerdict> {
   const createdMs = Date.parse(facts.commentCreatedAt);
   const seen = await deps.redis.hgetall(seenKey(deps.prefix, pr));
   const refused = { ok: false as const, sha: facts.headSha };
-  if (seen.sha === facts.headSha && seen.atMs !== undefined) {
-    const atMs = Number(seen.atMs);
-    return atMs <= createdMs ? { ok: true } : { ...refused, pushedAt: new Date(atMs).toISOString() };
+  if (seen.sha !== facts.headSha || seen.atMs === undefined) {
+    await recordForkHead(deps, pr, facts.headSha, facts.nowMs);
+    return { ...refused, why: "unseen", at: new Date(facts.nowMs).toISOString() };
   }
-  await recordForkHead(deps, pr, facts.headSha, facts.nowMs);
-  // A head the service has not seen arrive: trust only a pull request untouched since the comment.
-  if (Date.parse(facts.updatedAt) <= createdMs) return { ok: true };
-  return { ...refused, pushedAt: facts.updatedAt };
+  const atMs = Number(seen.atMs);
+  if (atMs > createdMs) return { ...refused, why: "pushed", at: new Date(atMs).toISOString() };
+  return Date.parse(facts.updatedAt) <= createdMs ? { ok: true } : { ...refused, why: "updated", at: facts.updatedAt };
+}
+
+/** The fields of `GET /repos/{owner}/{repo}/pulls/{pull_number}` the comment check reads. */
+export interface PullHead {
+  updated_at: string;
+  head: { sha: string; repo: { full_name: string } | null };
+}
+
+/**
+ * Whether a pull request's head lives outside `baseRepo` (`owner/name`): a fork's head, or one whose
+ * fork was deleted (`head.repo` is then null), which is treated as a fork too.
+ */
+export function isForkHead(baseRepo: string, headRepo: { full_name: string } | null | undefined): boolean {
+  return headRepo?.full_name !== baseRepo;
+}
+
+/** What a command comment may run on a pull request: `changed` when a fork's head moved after the comment. */
+export interface PullHeadApproval {
+  fork: boolean;
+  changed?: HeadChange;
+}
+
+/**
+ * Whether a writer's command comment, written at `comment.createdAt`, approves the pull request's head
+ * now (`pull`, from `GET /pulls`). A same-repository head always is (its pushers are writers
+ * themselves); a fork's only if it is the head the comment was written on (`checkForkHead`).
+ */
+export async function checkPullHead(
+  deps: ForkHeadDeps,
+  pr: PullRef,
+  pull: PullHead,
+  comment: { createdAt: string; nowMs: number },
+): Promise<PullHeadApproval> {
+  if (!isForkHead(pr.repo, pull.head.repo)) return { fork: false };
+  const verdict = await checkForkHead(deps, pr, {
+    headSha: pull.head.sha,
+    updatedAt: pull.updated_at,
+    commentCreatedAt: comment.createdAt,
+    nowMs: comment.nowMs,
+  });
+  return verdict.ok ? { fork: true } : { fork: true, changed: { sha: verdict.sha, why: verdict.why, at: verdict.at } };
 }

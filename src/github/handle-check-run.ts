@@ -15,7 +15,7 @@ export interface CheckRunPayload {
   requested_action?: { identifier: string } | null;
   installation?: { id: number };
   repository: RepositoryPayload;
-  sender: { login: string; type?: string };
+  sender: { login: string; id?: number; type?: string };
 }
 
 /**
@@ -31,7 +31,7 @@ export async function handleCheckRun(deps: RepoEventDeps, payload: CheckRunPaylo
   if (sender.type === "Bot") return;
   const owner = repository.owner.login;
   const repo = repository.name;
-  const permission = await permissionOf(deps, { owner, repo, user: sender.login });
+  const permission = await permissionOf(deps, { owner, repo, user: sender.login, userId: sender.id });
   if (!canWrite(permission)) {
     deps.log.info({ user: sender.login, permission, checkRun: checkRun.id, action }, "check run action refused: no write permission");
     return;

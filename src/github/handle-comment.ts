@@ -6,8 +6,8 @@ import { isTerminal, type Run } from "../runs/types.js";
 import type { Problem } from "../workflow/types.js";
 import { loadWorkflows } from "../workflow/index.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
-import { checkForkHead } from "./fork-head.js";
-import { canWrite, permissionOf } from "./permissions.js";
+import { checkPullHead, type HeadChange, type PullHead, type PullHeadApproval } from "./fork-head.js";
+import { canWrite, identityKey, permissionOf, type GitHubIdentity } from "./permissions.js";
 import type { RequestPriority } from "./rate-gate.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import { startRunGroup } from "./start-runs.js";
@@ -21,7 +21,7 @@ export interface CommentPayload {
   installation?: { id: number };
   repository: { name: string; full_name: string; default_branch: string; owner: { login: string } };
   issue: { number: number; pull_request?: unknown };
-  comment: { id: number; body: string; created_at: string; user: { login: string; type: string } };
+  comment: { id: number; body: string; created_at: string; user: { login: string; id?: number; type: string } };
   sender?: { type?: string };
 }
 
@@ -32,9 +32,9 @@ const ACCEPTED = "accepted";
 /** Comments of one commenter without write permission answered per repository in an hour. */
 const OUTSIDER_ANSWERS_PER_HOUR = 10;
 
-/** Counts an answer to `user`, an outsider on `repo`; false once the hour's quota is used up. */
-async function withinOutsiderQuota(deps: Pick<CommentDeps, "redis" | "prefix">, repo: string, user: string): Promise<boolean> {
-  const key = `${deps.prefix}:outsider-answers:${repo}:${user.toLowerCase()}`;
+/** Counts an answer to `user`, an outsider on `repo`; false once the hour's quota is used up. Keyed by user id: renaming gives no fresh quota. */
+async function withinOutsiderQuota(deps: Pick<CommentDeps, "redis" | "prefix">, repo: string, user: GitHubIdentity): Promise<boolean> {
+  const key = `${deps.prefix}:outsider-answers:${repo}:${identityKey(user)}`;
   // SET NX starts the hour with the first answer; INCR keeps that expiry. One transaction, so the key never lives without it.
   const res = await deps.redis.multi().set(key, "0", "EX", 3600, "NX").incr(key).exec();
   return Number(res?.[1]?.[1] ?? Infinity) <= OUTSIDER_ANSWERS_PER_HOUR;
@@ -72,10 +72,10 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
       continue;
     }
     try {
-      permission ??= await permissionOf({ github: deps.github, redis: deps.redis, prefix: deps.prefix }, { owner, repo, user });
+      permission ??= await permissionOf({ github: deps.github, redis: deps.redis, prefix: deps.prefix }, { owner, repo, user, userId: comment.user.id });
       const writer = canWrite(permission);
       if (!writer) {
-        if (outsiderAnswered || !(await withinOutsiderQuota(deps, repository.full_name, user))) continue;
+        if (outsiderAnswered || !(await withinOutsiderQuota(deps, repository.full_name, comment.user))) continue;
         outsiderAnswered = true;
       }
       const say = { ...ctx, priority: writer ? ("high" as const) : ("low" as const) };
@@ -113,43 +113,43 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
   }
 }
 
-interface Target {
+/** Why a fork's head is not run on this command, in the reply's words. */
+function headChangeMessage(change: HeadChange): string {
+  const sha = `\`${change.sha.slice(0, 7)}\``;
+  switch (change.why) {
+    case "unseen":
+      return `the pull request's head ${sha} had not reached this service before this command, so it cannot tell that it is the commit the writer reviewed; it has noted it now: a writer must ask again to run it`;
+    case "pushed":
+      return `the pull request changed after this command (new head ${sha} pushed at ${change.at}); a writer must ask again`;
+    case "updated":
+      return `the pull request changed after this command (updated at ${change.at}, head ${sha}); a writer must ask again`;
+  }
+}
+
+/** Where a command runs; `changed`: a fork's head pushed after the comment was written, which the comment does not approve. */
+interface Target extends PullHeadApproval {
   sha: string;
   ref: string;
   prNumber?: number;
-  fork: boolean;
-  /** A fork's head pushed after the comment was written: the comment does not approve it. */
-  changed?: { sha: string; pushedAt: string };
 }
 
 /**
- * A PR runs at its head commit at this moment (pinned); a plain issue at the default branch head.
- * A fork's head must also be the one the comment was written on (`checkForkHead`); a same-repository
- * PR's is not checked, its pushers are writers themselves.
+ * A PR runs at its head commit at this moment (pinned), if the comment approves that head
+ * (`checkPullHead`); a plain issue at the default branch head.
  */
 async function findTarget(deps: Pick<CommentDeps, "github" | "redis" | "prefix">, payload: CommentPayload): Promise<Target> {
   const { github } = deps;
   const owner = payload.repository.owner.login;
   const repo = payload.repository.name;
   if (payload.issue.pull_request !== undefined && payload.issue.pull_request !== null) {
-    const pr = (await github.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo, pull_number: payload.issue.number })).data as {
-      updated_at: string;
-      head: { sha: string; ref: string; repo: { full_name: string } | null };
+    const pr = (await github.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", { owner, repo, pull_number: payload.issue.number })).data as PullHead & {
+      head: { ref: string };
     };
-    const target: Target = {
-      sha: pr.head.sha,
-      ref: pr.head.ref,
-      prNumber: payload.issue.number,
-      fork: pr.head.repo?.full_name !== payload.repository.full_name,
-    };
-    if (!target.fork) return target;
-    const verdict = await checkForkHead(deps, { repo: payload.repository.full_name, number: payload.issue.number }, {
-      headSha: pr.head.sha,
-      updatedAt: pr.updated_at,
-      commentCreatedAt: payload.comment.created_at,
+    const approval = await checkPullHead(deps, { repo: payload.repository.full_name, number: payload.issue.number }, pr, {
+      createdAt: payload.comment.created_at,
       nowMs: Date.now(),
     });
-    return verdict.ok ? target : { ...target, changed: { sha: verdict.sha, pushedAt: verdict.pushedAt } };
+    return { sha: pr.head.sha, ref: pr.head.ref, prNumber: payload.issue.number, ...approval };
   }
   const branch = payload.repository.default_branch;
   const b = (await github.request("GET /repos/{owner}/{repo}/branches/{branch}", { owner, repo, branch })).data as { commit: { sha: string } };
@@ -189,7 +189,7 @@ async function runCommand(
         await reply(deps, ctx, {
           command: command.line,
           title: "Nothing ran",
-          message: `the pull request changed after this command (new head \`${target.changed.sha.slice(0, 7)}\` pushed at ${target.changed.pushedAt}); a writer must ask again`,
+          message: headChangeMessage(target.changed),
         });
         return false;
       }
@@ -272,7 +272,7 @@ async function runCommand(
         return false;
       }
       try {
-        await approveRun(deps, run, payload.comment.user.login, Date.now());
+        await approveRun(deps, run, payload.comment.user, Date.now());
       } catch (err) {
         if (!(err instanceof DstackError)) throw err;
         await reply(deps, ctx, { command: command.line, title: "Nothing approved", message: err.message });

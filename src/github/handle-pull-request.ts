@@ -1,5 +1,5 @@
 import { loadWorkflows } from "../workflow/index.js";
-import { recordForkHead } from "./fork-head.js";
+import { isForkHead, recordForkHead } from "./fork-head.js";
 import { publishValidation } from "./publish-validation.js";
 import { readWorkflowFiles } from "./read-workflow-files.js";
 import type { RepoEventDeps, RepositoryPayload } from "./repo-event.js";
@@ -23,7 +23,7 @@ const VALIDATED_SECONDS = 3 * 24 * 3600;
  */
 export async function handlePullRequest(deps: RepoEventDeps, payload: PullRequestPayload): Promise<void> {
   const { repository, pull_request: pr } = payload;
-  if (pr.head.repo?.full_name === repository.full_name) return;
+  if (!isForkHead(repository.full_name, pr.head.repo)) return;
   const commit = pr.head.sha;
   await recordForkHead(deps, { repo: repository.full_name, number: pr.number }, commit, Date.now());
   const validatedKey = `${deps.prefix}:validated:${repository.full_name}:${commit}`;

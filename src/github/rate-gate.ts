@@ -4,8 +4,11 @@ import { DEFAULT_RATE_LIMIT_WINDOW_MS } from "./retry-delay.js";
 /**
  * GitHub's secondary rate limits for content-creating requests, per installation, as its docs state
  * them (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits):
- * at most 80 a minute and 500 an hour, and "wait at least one second between each request" that
- * POSTs, PATCHes, PUTs or DELETEs. Every option scales for tests; production keeps the defaults.
+ * at most 80 a minute and 500 an hour. GitHub also advises "wait at least one second between each
+ * request" that POSTs, PATCHes, PUTs or DELETEs; the gate does not space requests, because spacing made
+ * a command wait 2 s for its check run whenever other runs were publishing (spine bench: 2.0 s against
+ * a 1 s target), and the budgets plus the back-off windows are what GitHub enforces.
+ * Every option scales for tests; production keeps the defaults.
  */
 export interface RateGateOptions {
   /** Content-creating requests per installation within `windowMs`. Defaults: 80 per 60000 ms. */
@@ -14,20 +17,6 @@ export interface RateGateOptions {
   /** The longer budget. Defaults: 500 per 3600000 ms. */
   hourLimit?: number;
   hourWindowMs?: number;
-  /**
-   * Least time between two content-creating requests of one installation, once a burst is spent.
-   * Default: 0. GitHub advises a second, but spacing every request made a command wait 2 s for its
-   * check run whenever other runs were publishing (spine bench: 2.0 s against a 1 s target); the
-   * 80/min and 500/h budgets and the back-off windows are what GitHub enforces.
-   */
-  minIntervalMs?: number;
-  /**
-   * Content-creating requests within `burstWindowMs` that go without the spacing: the 👀, the check
-   * run and its first update of one command must not wait a second each (the comment -> check run
-   * latency target is under 1 s), while a steady stream is still spaced. Defaults: 5 per 10000 ms.
-   */
-  burst?: number;
-  burstWindowMs?: number;
   /**
    * Added to both windows: a request is counted when the gate lets it go, and reaches GitHub a little
    * later, by an amount that varies (a token refresh, a busy event loop). Default: 1000.
@@ -49,7 +38,7 @@ export type RequestPriority = "high" | "low";
  * left in the installation's back-off window, else for a content-creating request the wait until
  * the budgets allow one more, else 0 after counting this request in.
  * KEYS: back-off key, sent-requests sorted set. ARGV: write (0/1), limit, window, hour limit,
- * hour window, min interval, a unique member suffix, burst, burst window.
+ * hour window, a unique member suffix.
  */
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
@@ -59,11 +48,7 @@ if untilMs > now then return untilMs - now end
 if ARGV[1] == '0' then return 0 end
 local limit, win = tonumber(ARGV[2]), tonumber(ARGV[3])
 local hourLimit, hourWin = tonumber(ARGV[4]), tonumber(ARGV[5])
-local gap = tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - hourWin)
-local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local recent = redis.call('ZCOUNT', KEYS[2], '(' .. (now - tonumber(ARGV[9])), '+inf')
-if newest[2] ~= nil and recent >= tonumber(ARGV[8]) and now - tonumber(newest[2]) < gap then return tonumber(newest[2]) + gap - now end
 local function waitFor(cap, w)
   local n = redis.call('ZCOUNT', KEYS[2], '(' .. (now - w), '+inf')
   if n < cap then return 0 end
@@ -72,7 +57,7 @@ local function waitFor(cap, w)
 end
 local wait = math.max(waitFor(limit, win), waitFor(hourLimit, hourWin))
 if wait > 0 then return wait end
-redis.call('ZADD', KEYS[2], now, now .. ':' .. ARGV[7])
+redis.call('ZADD', KEYS[2], now, now .. ':' .. ARGV[6])
 redis.call('PEXPIRE', KEYS[2], hourWin)
 return 0
 `;
@@ -99,9 +84,6 @@ export class GitHubRateGate {
   private readonly windowMs: number;
   private readonly hourLimit: number;
   private readonly hourWindowMs: number;
-  private readonly minIntervalMs: number;
-  private readonly burst: number;
-  private readonly burstWindowMs: number;
   private readonly reserved: number;
   private seq = 0;
   private readonly tag = Math.random().toString(36).slice(2, 10);
@@ -115,9 +97,6 @@ export class GitHubRateGate {
     this.windowMs = (options.windowMs ?? 60_000) + margin;
     this.hourLimit = options.hourLimit ?? 500;
     this.hourWindowMs = (options.hourWindowMs ?? 3_600_000) + margin;
-    this.minIntervalMs = options.minIntervalMs ?? 0;
-    this.burst = options.burst ?? 5;
-    this.burstWindowMs = options.burstWindowMs ?? 10_000;
     this.reserved = Math.floor(this.limit * (options.reservedShare ?? 0.25));
     this.defaultBackoffMs = options.defaultBackoffMs ?? DEFAULT_RATE_LIMIT_WINDOW_MS;
   }
@@ -144,10 +123,7 @@ export class GitHubRateGate {
       this.windowMs,
       hourLimit,
       this.hourWindowMs,
-      this.minIntervalMs,
       `${this.tag}:${this.seq}`,
-      this.burst,
-      this.burstWindowMs,
     );
     return Number(wait);
   }

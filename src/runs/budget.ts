@@ -1,36 +1,8 @@
 import type { DailyBudget } from "../ec2-config.js";
-import { formatDollars, machineCost, machineSpans } from "./machine-facts.js";
+import { dailySpendKeyParts, spendBetween, startOfUtcDay, type Spend } from "./daily-spend.js";
+import { formatDollars } from "./machine-facts.js";
 import type { RunStore } from "./run-store.js";
 import type { Run } from "./types.js";
-
-/** What machines cost in a window: dollars (price x time) and GPU-hours (GPUs x time). */
-export interface Spend {
-  dollars: number;
-  gpuHours: number;
-}
-
-const DAY_MS = 24 * 3600_000;
-
-export function startOfUtcDay(ms: number): number {
-  return Math.floor(ms / DAY_MS) * DAY_MS;
-}
-
-/**
- * What the machines of `runs` cost inside `[fromMs, toMs]`: each from its launch to its end (a
- * running one: to `toMs`), at the price its offer was chosen at, interrupted attempts' machines
- * included. Runs without a priced machine (the local backend) cost nothing. Pure.
- */
-export function spendBetween(runs: readonly Run[], fromMs: number, toMs: number): Spend {
-  const spend: Spend = { dollars: 0, gpuHours: 0 };
-  for (const span of runs.flatMap((run) => machineSpans(run))) {
-    const start = Math.max(fromMs, span.fromMs);
-    const end = Math.min(toMs, span.toMs ?? toMs);
-    if (end <= start) continue;
-    if (span.pricePerHour !== undefined) spend.dollars += machineCost(span.pricePerHour, start, end);
-    if (span.gpuCount !== undefined) spend.gpuHours += (span.gpuCount * (end - start)) / 3_600_000;
-  }
-  return spend;
-}
 
 /**
  * The message that holds a new run when `spent` reached either limit of `budget`, naming what was
@@ -49,36 +21,42 @@ export function overBudget(spent: Spend, budget: DailyBudget, runId: string): st
 }
 
 export interface BudgetAdmissionDeps {
-  store: Pick<RunStore, "list">;
+  store: Pick<RunStore, "redis" | "key" | "find">;
   budget: DailyBudget;
-  /** DSTACK_MAX_RUN_MINUTES plus boot and upload: how long before today a run still running may have started. */
-  maxMachineMinutes: number;
   now?: () => number;
 }
 
-/** Runs read per page while summing a repository's day. */
-const PAGE = 200;
-
 /**
  * The supervisor's budget gate: a new run of a repository that has spent its daily budget today
- * (finished and running runs, UTC) waits for approval. Scans the repository's runs newest first,
- * back to the oldest that could still have had a machine today.
+ * (finished and running runs, UTC) waits for approval. Reads the day's spend of the runs that ended
+ * (`{prefix}:spend:{repo}:{day}`, which RunStore adds to as each run leaves the active runs) and the
+ * repository's active runs, in one snapshot, so a check costs the same however many runs the day
+ * had (`npm run bench -- budget`).
  */
 export function budgetAdmission(deps: BudgetAdmissionDeps): (run: Run) => Promise<string | undefined> {
   const now = deps.now ?? Date.now;
+  const { redis } = deps.store;
   return async (run) => {
     const t = now();
-    const dayStart = startOfUtcDay(t);
-    const oldest = dayStart - deps.maxMachineMinutes * 60_000;
-    const runs: Run[] = [];
-    let before: number | undefined;
-    for (;;) {
-      const page = await deps.store.list({ repo: run.repo, limit: PAGE, before });
-      runs.push(...page.filter((r) => r.id !== run.id && r.createdAt >= oldest));
-      const last = page.at(-1);
-      if (last === undefined || page.length < PAGE || last.createdAt < oldest) break;
-      before = last.createdAt;
-    }
-    return overBudget(spendBetween(runs, dayStart, t), deps.budget, run.id);
+    const snapshot = await redis
+      .multi()
+      .hmget(deps.store.key(...dailySpendKeyParts(run.repo, t)), "dollars", "gpuHours")
+      .smembers(deps.store.key("runs", "active"))
+      .exec();
+    const [ended, active] = (snapshot ?? []).map(([err, value]) => {
+      if (err !== null) throw err;
+      return value;
+    }) as [Array<string | null>, string[]];
+    const live = await activeRunsOf(deps.store, run.repo, active.filter((id) => id !== run.id));
+    const spent: Spend = spendBetween(live, startOfUtcDay(t), t);
+    spent.dollars += Number(ended[0] ?? 0);
+    spent.gpuHours += Number(ended[1] ?? 0);
+    return overBudget(spent, deps.budget, run.id);
   };
+}
+
+/** The runs among `ids` (the active runs of every repository) that belong to `repo`. */
+async function activeRunsOf(store: Pick<RunStore, "find">, repo: string, ids: string[]): Promise<Run[]> {
+  const runs = await Promise.all(ids.map((id) => store.find(id)));
+  return runs.filter((r): r is Run => r !== undefined && r.repo === repo);
 }

@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { NotFoundError } from "../errors.js";
 import type { ArtifactStore } from "../artifacts/index.js";
+import { DEFAULT_UPLOAD_LIMITS } from "../artifacts/upload-limits.js";
 import type { CodeSource } from "./code-source.js";
 
 /**
- * Largest code upload (a working tree or the local changes, gzipped) the service accepts. The CLI
- * states the same limit before it packs anything.
+ * Largest code upload (a working tree or the local changes, gzipped) the service accepts unless
+ * DSTACK_MAX_CODE_UPLOAD_BYTES says otherwise. The CLI states this limit before it packs anything
+ * (it cannot know a service's own), and shows the service's 413 when that one is lower.
  */
-export const MAX_CODE_UPLOAD_BYTES = 100 * 1024 * 1024;
+export const MAX_CODE_UPLOAD_BYTES = DEFAULT_UPLOAD_LIMITS.codeUploadBytes;
 
 /** A fresh upload id: 16 lowercase hex characters. */
 export function newUploadId(): string {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Redis } from "ioredis";
 import { NotFoundError } from "../errors.js";
+import { DAILY_SPEND_TTL_SECONDS, dailySpendKeyParts, spendBetween, startOfUtcDay } from "./daily-spend.js";
 import type { Workflow } from "../workflow/types.js";
 import { ACTIVE_STATUSES, RUN_STATUSES, type ArtifactFile, type Machine, type Run, type RunStatus } from "./types.js";
 
@@ -120,7 +121,8 @@ export function hashToken(token: string): string {
 /**
  * Runs, their states and indexes in Redis: the source of truth that every service process shares.
  * Keys: `{prefix}:run:{id}` (hash), `{prefix}:runs:repo:{repo}` and `{prefix}:runs:all` (sorted by
- * creation), `{prefix}:runs:active` (set), `{prefix}:latest:{repo}:{workflow}` (last successful run).
+ * creation), `{prefix}:runs:active` (set), `{prefix}:latest:{repo}:{workflow}` (last successful run),
+ * `{prefix}:spend:{repo}:{YYYY-MM-DD}` (hash: what the repository's ended runs cost that UTC day).
  */
 export class RunStore {
   readonly redis: Redis;
@@ -231,17 +233,28 @@ export class RunStore {
     return token;
   }
 
+  /**
+   * Writes `patch` in one transaction. `concluded: true` also leaves the `concluding` set in that
+   * transaction (a crash between the two left a concluded run there, handed to a supervisor on every
+   * reaper tick), and then removes the run's journal entry. That removal cannot join the
+   * transaction: the journal lives in the artifact store precisely because it must outlive Redis's
+   * data (RunJournal). It follows the Redis write, so an entry is never gone while Redis still
+   * waits for the conclusion; when it fails or a crash comes first, the stale entry is harmless:
+   * recovery skips runs Redis still knows, and forgets those whose check run is completed
+   * (recoverLostRuns).
+   */
   async update(id: string, patch: RunPatch): Promise<void> {
     const fields = encodePatch(patch);
     // `null` removes the field (see ClearableField), like TRANSITION_LUA does.
     const cleared = Object.keys(fields).filter((k) => fields[k] === "null");
     for (const k of cleared) delete fields[k];
-    if (cleared.length > 0) await this.redis.hdel(this.key("run", id), ...cleared);
-    if (Object.keys(fields).length > 0) await this.redis.hset(this.key("run", id), fields);
-    if (patch.concluded === true) {
-      await this.redis.srem(this.key("runs", "concluding"), id);
-      await this.journal?.forget(id);
-    }
+    if (cleared.length === 0 && Object.keys(fields).length === 0) return;
+    const tx = this.redis.multi();
+    if (cleared.length > 0) tx.hdel(this.key("run", id), ...cleared);
+    if (Object.keys(fields).length > 0) tx.hset(this.key("run", id), fields);
+    if (patch.concluded === true) tx.srem(this.key("runs", "concluding"), id);
+    await tx.exec();
+    if (patch.concluded === true) await this.journal?.forget(id);
   }
 
   /**
@@ -260,9 +273,25 @@ export class RunStore {
     if (res === -1) throw new NotFoundError(`run ${JSON.stringify(id)} does not exist`);
     if (res === 1 && ["done", "failed", "stopped", "timed_out"].includes(to)) {
       // Ended but not yet published: the reaper keeps supervising it until the conclusion is out.
-      await this.redis.multi().srem(this.key("runs", "active"), id).sadd(this.key("runs", "concluding"), id).exec();
+      const tx = this.redis.multi().srem(this.key("runs", "active"), id).sadd(this.key("runs", "concluding"), id);
+      const ended = await this.find(id);
+      if (ended !== undefined) this.addDailySpend(tx, ended);
+      await tx.exec();
     }
     return res === 1;
+  }
+
+  /**
+   * Adds what `run`'s machines cost today to its repository's spend of the day, in the transaction
+   * that takes it out of the active runs: the budget gate counts a run live while it is active and
+   * from the day's total after, never both and never neither, and reads no ended run again.
+   */
+  private addDailySpend(tx: ReturnType<Redis["multi"]>, run: Run): void {
+    const now = this.now();
+    const spent = spendBetween([run], startOfUtcDay(now), now);
+    if (spent.dollars === 0 && spent.gpuHours === 0) return;
+    const key = this.key(...dailySpendKeyParts(run.repo, now));
+    tx.hincrbyfloat(key, "dollars", spent.dollars).hincrbyfloat(key, "gpuHours", spent.gpuHours).expire(key, DAILY_SPEND_TTL_SECONDS);
   }
 
   /**

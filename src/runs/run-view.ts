@@ -48,9 +48,13 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+/** From the start (or, before it started, the creation) to the end, or to `now` while it is active. */
+export function runDurationMs(run: Pick<Run, "createdAt" | "startedAt" | "finishedAt">, now: number): number {
+  return (run.finishedAt ?? now) - (run.startedAt ?? run.createdAt);
+}
+
 export function runDuration(run: Run, now: number): string {
-  const start = run.startedAt ?? run.createdAt;
-  return formatDuration((run.finishedAt ?? now) - start);
+  return formatDuration(runDurationMs(run, now));
 }
 
 export function formatBytes(n: number): string {

@@ -41,6 +41,7 @@ export interface SuperviseDeps {
    * it gets a machine, or undefined when it may start. Absent: every run may start.
    */
   admission?(run: Run): Promise<string | undefined>;
+  /** Not bound to the run: every line names `runId` itself (a bound child would write the key twice). */
   log: Pick<Logger, "info" | "warn" | "error">;
   options: SuperviseOptions;
   now?: () => number;

@@ -154,5 +154,9 @@ export interface GpuSeen {
   memoryMiB: number;
 }
 
-/** `waiting`: held in `submitted` until a writer approves (`message` says why); `approved`: let through by `by`. */
-export type RunApproval = { state: "waiting"; message: string } | { state: "approved"; by: string; at: number };
+/**
+ * `waiting`: held in `submitted` until a writer approves (`message` says why); `approved`: let through
+ * by `by` (a login, shown; or `api`), whose GitHub user id is `byId` (absent for `api` and for
+ * approvals recorded before ids were kept): the login may later name someone else.
+ */
+export type RunApproval = { state: "waiting"; message: string } | { state: "approved"; by: string; byId?: number; at: number };

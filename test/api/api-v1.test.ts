@@ -156,7 +156,7 @@ describe("validation", () => {
       req.flushHeaders();
     });
     expect(status).toBe(413);
-    expect((JSON.parse(body) as { message: string }).message).toContain("100 MiB");
+    expect((JSON.parse(body) as { message: string }).message).toContain("over the limit of 100 MB set by DSTACK_MAX_CODE_UPLOAD_BYTES");
   });
 
   it("refuses a bad listing filter and a bad log offset", async () => {
@@ -226,6 +226,10 @@ describe("runs, logs and artifacts", () => {
       .map((e) => ({ event: /^event: (.*)$/m.exec(e)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(e)?.[1] ?? "null") as { text?: string; status?: string; offset?: number } }));
     const text = events.filter((e) => e.event === "log").map((e) => e.data.text).join("");
     expect(text).toBe(all.slice(from));
+    // The run as GET /api/v1/runs/:id gives it, first: the run page's timeline and badge come from it.
+    const { run } = (await (await api("GET", `/api/v1/runs/${runId}`)).json()) as { run: { transitions: unknown[] } };
+    expect(events.filter((e) => e.event === "status")).toEqual([{ event: "status", data: expect.objectContaining({ id: runId, status: "done", transitions: run.transitions }) }]);
+    expect(events[0]?.event).toBe("status");
     expect(events.at(-1)).toEqual({ event: "end", data: { status: "done", reason: null, offset: all.length } });
   });
 

@@ -75,4 +75,25 @@ describe("Sign in with GitHub in a browser", () => {
     expect(await page.evaluate("document.cookie")).toBe("");
     double.assertNoViolations();
   });
+
+  it("makes a CLI token with the label and expiry `dstack login` asked for, lists it, and revokes it", async () => {
+    await page.goto(`${base}/settings?token-label=rita-laptop&token-expires-in=30d`);
+    expect(await page.getByLabel("Label").inputValue()).toBe("rita-laptop");
+    expect(await page.getByLabel("Expires in").inputValue()).toBe("30d");
+    await page.getByLabel("Label").fill("ci runner");
+    await page.getByLabel("Expires in").selectOption("never");
+    await page.getByRole("button", { name: "Create a CLI token" }).click();
+    const command = page.locator("#cli-token-command");
+    await command.waitFor({ state: "visible" });
+    expect(await command.innerText()).toMatch(new RegExp(`^dstack config --url ${base} --token dstack_u_[A-Za-z0-9_-]{43}$`));
+    expect(await page.locator("#settings-status").innerText()).toMatch(/^CLI token [0-9a-f]{12} \(ci runner\) created; it does not expire\. Copy it now/);
+    await page.reload();
+    const row = page.locator("#cli-tokens tbody tr", { hasText: "ci runner" });
+    expect((await row.innerText()).split("\t").map((c) => c.trim())).toEqual([expect.stringMatching(/^[0-9a-f]{12}$/), "ci runner", expect.stringMatching(/ UTC$/), "no expiry", "never", "Revoke"]);
+    await page.screenshot({ path: path.join(SHOTS, "settings-cli-tokens.png"), fullPage: true });
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.getByRole("button", { name: /^Revoke CLI token/ }).click();
+    await page.waitForLoadState("load");
+    await page.locator("#cli-tokens tbody tr", { hasText: "No CLI tokens yet." }).waitFor({ timeout: 10_000 });
+  });
 });

@@ -391,3 +391,157 @@ describe("personal CLI tokens", () => {
     double.assertNoViolations();
   });
 });
+
+describe("personal CLI tokens: labels, expiry, last use", () => {
+  const DAY_MS = 24 * 3600_000;
+  const cliEnv = (token: string | undefined): Record<string, string> => ({
+    DSTACK_URL: service.url,
+    XDG_CONFIG_HOME: configDir,
+    NO_COLOR: "1",
+    ...(token === undefined ? {} : { DSTACK_TOKEN: token }),
+  });
+  const cli = (args: string[], token: string | undefined, input?: string) => runCli(args, configDir, { env: cliEnv(token), input });
+  const tokenKey = (token: string) => `${redis.prefix}:cli-token:${createHash("sha256").update(token).digest("hex")}`;
+
+  interface Made {
+    id: string;
+    token: string;
+    label: string;
+    expiresAt: string | null;
+    login: string;
+  }
+
+  async function make(cookie: string, body?: unknown): Promise<Made> {
+    const res = await send("POST", "/api/v1/user/tokens", cookie, body);
+    expect(res.status).toBe(201);
+    return (await res.json()) as Made;
+  }
+
+  async function listed(cookie: string): Promise<Array<{ id: string; label: string; expiresAt: string | null; expired: boolean; lastUsedAt: string | null; current: boolean }>> {
+    return ((await (await get("/api/v1/user/tokens", cookie)).json()) as { tokens: Awaited<ReturnType<typeof listed>> }).tokens;
+  }
+
+  it("are made with a label and an expiry: `cli` and 90 days by default, `never` on request; a bad one is refused", async () => {
+    const ada = await signIn("ada");
+    const before = Date.now();
+    const labelled = await make(ada, { label: " laptop ", expiresIn: "30d" });
+    const plain = await make(ada);
+    const forever = await make(ada, { label: "ci", expiresIn: "never" });
+    expect(labelled.label).toBe("laptop");
+    expect(Date.parse(labelled.expiresAt ?? "") - before).toBeGreaterThanOrEqual(30 * DAY_MS);
+    expect(Date.parse(labelled.expiresAt ?? "") - Date.now()).toBeLessThanOrEqual(30 * DAY_MS);
+    expect(plain.label).toBe("cli");
+    expect(Date.parse(plain.expiresAt ?? "") - before).toBeGreaterThanOrEqual(90 * DAY_MS);
+    expect(Date.parse(plain.expiresAt ?? "") - Date.now()).toBeLessThanOrEqual(90 * DAY_MS);
+    expect(forever.expiresAt).toBeNull();
+    const bad = await send("POST", "/api/v1/user/tokens", ada, { expiresIn: "soon" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toBe('bad expiresIn "soon": write a number of days or hours (`30d`, `12h`, at most 3650d) or `never`');
+    expect((await send("POST", "/api/v1/user/tokens", ada, { label: "x".repeat(65) })).status).toBe(400);
+    expect((await send("POST", "/api/v1/user/tokens", ada, { label: "a\u0007b" })).status).toBe(400);
+    const mine = await listed(ada);
+    expect(mine.find((t) => t.id === labelled.id)).toMatchObject({ label: "laptop", expiresAt: labelled.expiresAt, expired: false, lastUsedAt: null, current: false });
+    expect(mine.find((t) => t.id === forever.id)).toMatchObject({ label: "ci", expiresAt: null, expired: false });
+  });
+
+  it("refuse an expired token with a 401 saying it expired and how to get a new one, in the API and the real CLI", async () => {
+    const ada = await signIn("ada");
+    const made = await make(ada, { label: "old-laptop", expiresIn: "1h" });
+    expect((await cli(["runs", "--repo", "acme/web", "--json"], made.token)).code).toBe(0);
+    // An hour later: the stored expiry moved into the past (the clock of a real service is not ours to move).
+    const record = JSON.parse((await service.redis.get(tokenKey(made.token))) ?? "{}") as { expiresAt: number };
+    const expiredAt = Date.now() - 1000;
+    await service.redis.set(tokenKey(made.token), JSON.stringify({ ...record, expiresAt: expiredAt }));
+    const res = await fetch(`${service.url}/api/v1/runs?repo=acme/web`, { headers: { authorization: `Bearer ${made.token}` } });
+    expect(res.status).toBe(401);
+    const when = `${new Date(expiredAt).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+    const message = `this personal CLI token ("old-laptop", ${made.id}) expired on ${when}; create a new one on the service's settings page (/settings) and store it with \`dstack config --token\``;
+    expect(((await res.json()) as { message: string }).message).toBe(message);
+    const refused = await cli(["runs", "--repo", "acme/web"], made.token);
+    expect(refused).toEqual({ code: 4, stdout: "", stderr: `dstack: the server at ${service.url} refused the token: ${message}\n` });
+    expect((await listed(ada)).find((t) => t.id === made.id)).toMatchObject({ expired: true });
+    const page = await (await get("/settings", ada, { accept: "text/html" })).text();
+    expect(page).toMatch(new RegExp(`<tr data-token-id="${made.id}"><td><code>${made.id}</code></td><td>old-laptop</td><td>[^<]+</td><td><strong>expired</strong> `));
+    // Revoking it is how it goes away.
+    expect((await send("DELETE", `/api/v1/user/tokens/${made.id}`, ada)).status).toBe(200);
+    expect((await cli(["runs", "--repo", "acme/web"], made.token)).stderr).toContain("revoked or never existed");
+  });
+
+  it("keep working when made before labels and expiry existed, listed as no label and no expiry", async () => {
+    const ada = await signIn("ada");
+    const token = "dstack_u_made-before-expiry-existed-0123456789abcdefghijk";
+    const hash = createHash("sha256").update(token).digest("hex");
+    const createdAt = Date.now() - 400 * DAY_MS;
+    // The records as the service wrote them before this change.
+    await service.redis.set(`${redis.prefix}:cli-token:${hash}`, JSON.stringify({ id: "0ld70ken0001", login: "ada", createdAt }));
+    await service.redis.hset(`${redis.prefix}:cli-tokens:ada`, "0ld70ken0001", JSON.stringify({ hash, createdAt }));
+    expect((await cli(["runs", "--repo", "acme/web", "--json"], token)).code).toBe(0);
+    expect((await listed(ada)).find((t) => t.id === "0ld70ken0001")).toMatchObject({ label: "", expiresAt: null, expired: false });
+    const page = await (await get("/settings", ada, { accept: "text/html" })).text();
+    expect(page).toMatch(/<tr data-token-id="0ld70ken0001"><td><code>0ld70ken0001<\/code><\/td><td><span class="muted">no label<\/span><\/td><td>[^<]+<\/td><td>no expiry<\/td><td>\d{4}-/);
+    expect((await send("DELETE", "/api/v1/user/tokens/0ld70ken0001", ada)).status).toBe(200);
+  });
+
+  it("record their last use, and the CLI lists and revokes its user's tokens but cannot make one", async () => {
+    // A user with no tokens yet (and no repository): listing and revoking need none.
+    const tina = await signIn("tina");
+    const used = await make(tina, { label: "desk" });
+    const other = await make(tina, { label: "spare", expiresIn: "never" });
+    const before = Date.now();
+    const json = await cli(["tokens", "list", "--json"], used.token);
+    expect(json.code).toBe(0);
+    const tokens = JSON.parse(json.stdout) as Awaited<ReturnType<typeof listed>>;
+    expect(tokens.map((t) => [t.id, t.label, t.current])).toEqual([
+      [other.id, "spare", false],
+      [used.id, "desk", true],
+    ]);
+    expect(Date.parse(tokens[1]?.lastUsedAt ?? "")).toBeGreaterThanOrEqual(before - 1000);
+    expect(tokens[0]?.lastUsedAt).toBeNull();
+    const table = await cli(["tokens", "list"], used.token);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+LABEL\s+CREATED\s+EXPIRES\s+LAST USED$/);
+    expect(table.stdout).toMatch(new RegExp(`^${other.id}\\s+spare\\s+\\d{4}-\\d\\d-\\d\\d\\s+no expiry\\s+never$`, "m"));
+    expect(table.stdout).toMatch(new RegExp(`^${used.id} \\*\\s+desk\\s+\\d{4}-\\d\\d-\\d\\d\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC\\s+\\d+s ago$`, "m"));
+    expect(table.stderr).toBe("2 tokens of @tina; * is the one this CLI uses\n");
+    expect(await cli(["tokens", "revoke", other.id], used.token)).toEqual({ code: 0, stdout: `revoked CLI token ${other.id}\n`, stderr: "" });
+    expect((await cli(["tokens", "list"], other.token)).code).toBe(4);
+    expect(await cli(["tokens", "revoke", other.id], used.token)).toEqual({ code: 2, stdout: "", stderr: `dstack: you have no CLI token "${other.id}"\n` });
+    // Another user's token id is not theirs to revoke.
+    const adaToken = await make(await signIn("ada"));
+    expect((await cli(["tokens", "revoke", adaToken.id], used.token)).code).toBe(2);
+    expect((await cli(["runs", "--repo", "acme/web"], adaToken.token)).code).toBe(0);
+    // Still no minting with a CLI token; and the service's API token has no tokens of its own.
+    expect((await fetch(`${service.url}/api/v1/user/tokens`, { method: "POST", headers: { authorization: `Bearer ${used.token}` } })).status).toBe(403);
+    const service403 = await cli(["tokens", "list"], service.keys.apiToken);
+    expect(service403.code).toBe(4);
+    expect(service403.stderr).toContain("personal CLI tokens belong to people who signed in with GitHub");
+    for (const t of [used, other, adaToken]) expect(service.logLines.join("\n")).not.toContain(t.token);
+  });
+
+  it("are made for this machine by `dstack login`: the settings page it names is filled in, and the pasted token is stored", async () => {
+    const res = await cli(["login", "--label", "build-box", "--expires-in", "30d"], undefined, "not-yet\n");
+    // The address comes first; the token read from stdin is checked with the server before anything is stored.
+    const address = `${service.url}/settings?token-label=build-box&token-expires-in=30d#cli-h`;
+    expect(res.stderr.split("\n")[0]).toBe(`dstack: open ${address} signed in with GitHub, press "Create a CLI token" and paste the token here`);
+    expect(res.code).toBe(4);
+    const ada = await signIn("ada");
+    const page = await (await get(address.replace(service.url, "").replace("#cli-h", ""), ada, { accept: "text/html" })).text();
+    expect(page).toContain('<input id="cli-token-label" name="label" maxlength="64" value="build-box"');
+    expect(page).toContain('<option value="30d" selected>30 days</option>');
+    const made = await make(ada, { label: "build-box", expiresIn: "30d" });
+    const login = await cli(["login", "--label", "build-box", "--expires-in", "30d"], undefined, `${made.token}\n`);
+    const file = path.join(configDir, "dstack", "config.json");
+    expect(login.stderr.split("\n")[1]).toBe(
+      `dstack: logged in to ${service.url} as @ada with token ${made.id} (build-box, expires ${(made.expiresAt ?? "").slice(0, 10)}); saved to ${file}`,
+    );
+    expect(login.code).toBe(0);
+    expect((await cli(["runs", "--repo", "acme/web", "--json"], undefined)).code).toBe(0);
+    const typo = await cli(["login", "--expires-in", "soon"], undefined);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('dstack: bad expiresIn "soon": write a number of days or hours (`30d`, `12h`, at most 3650d) or `never`\n');
+    await rm(file);
+  });
+
+  it("asked GitHub only as GitHub allows (no OpenAPI violations)", () => {
+    double.assertNoViolations();
+  });
+});

@@ -6,6 +6,7 @@ import { launchBrowser, signIn, type TestBrowser } from "../helpers/browser.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 import { seedRun } from "../helpers/seed-run.js";
 import { LogStore } from "../../src/runs/log-store.js";
+import { formatDuration } from "../../src/runs/run-view.js";
 import { startTestService, type TestService } from "../helpers/service.js";
 import { submitRun, uploadWorkflows } from "../helpers/upload-tree.js";
 
@@ -28,6 +29,15 @@ const WORKFLOWS = `workflows:
     provider: bash
     commands:
       - while true; do echo alive; sleep 0.5; done
+  - name: slow-dep
+    provider: bash
+    commands:
+      - sleep 3
+  - name: after-dep
+    provider: bash
+    depends-on: [slow-dep]
+    commands:
+      - echo started; sleep 2; echo finished
 `;
 const SHOTS = path.resolve("test-output", "screenshots");
 
@@ -56,6 +66,9 @@ function record(res: Response): void {
     ),
   );
 }
+
+/** A locator text filter for exactly `text` (a plain string matches any text containing it). */
+const exactly = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
 
 async function apiJson<T>(p: string): Promise<T> {
   return (await (await fetch(`${service.url}${p}`, { headers: { authorization: `Bearer ${service.keys.apiToken}` } })).json()) as T;
@@ -196,6 +209,57 @@ describe("the web pages in a browser", () => {
     await page.locator("#run-status", { hasText: "stopped" }).waitFor({ timeout: 30_000 });
     expect((await apiJson<{ run: { status: string } }>(`/api/v1/runs/${id}`)).run.status).toBe("stopped");
     await shot("04-stopped");
+  });
+
+  it("follows a run through its states on its page and in the runs list, without a reload", async () => {
+    // `after-dep` waits in `submitted` while `slow-dep` runs, so both pages open before anything moves.
+    const id = await submitRun(service.url, service.keys.apiToken, { repo: "acme/live", workflow: "after-dep", upload, workflowsYaml: WORKFLOWS });
+    const list = await browser.context.newPage();
+    try {
+      await list.goto(`${service.url}/?repo=acme/live`);
+      await page.goto(`${service.url}/runs/${id}`);
+      const labels = page.locator("#timeline .t-label");
+      expect(await labels.allInnerTexts()).toEqual(["submitted (now)"]);
+      expect(await page.locator("#run-status").innerText()).toBe("submitted");
+      expect(await page.locator("#run-live-facts").innerText()).toContain("not yet assigned");
+      await page.getByRole("button", { name: "Stop" }).waitFor();
+      // A reload would lose this mark.
+      await page.locator("#main").evaluate((el) => (el as unknown as { setAttribute(n: string, v: string): void }).setAttribute("data-probe", "kept"));
+
+      // A later state while the run is active: the timeline grows and the badge follows.
+      await page.locator("#timeline .t-label", { hasText: /^(provisioning|running|uploading) \(now\)$/ }).waitFor({ timeout: 30_000 });
+      expect(await page.locator("#timeline li").count()).toBeGreaterThan(1);
+      expect(await page.locator("#run-status").innerText()).toMatch(/^(provisioning|running|uploading|done)$/);
+      await page.locator("#run-live-facts", { hasText: "local process" }).waitFor({ timeout: 30_000 });
+
+      await page.locator("#run-status", { hasText: "done" }).waitFor({ timeout: 30_000 });
+      const { run } = await apiJson<{ run: { status: string; durationMs: number; transitions: Array<{ status: string; at: string }> } }>(`/api/v1/runs/${id}`);
+      expect(run.transitions.map((t) => t.status)).toEqual(expect.arrayContaining(["submitted", "provisioning", "running", "done"]));
+      // Each state with its time, as the server renders them, the last without "(now)".
+      const entries = page.locator("#timeline li");
+      await entries.nth(run.transitions.length - 1).locator(".t-label", { hasText: /^done$/ }).waitFor();
+      expect(await entries.allInnerTexts()).toEqual(run.transitions.map((t) => `${t.status} ${t.at.slice(0, 19).replace("T", " ")} UTC`));
+      await page.locator("#run-duration", { hasText: exactly(formatDuration(run.durationMs)) }).waitFor();
+      expect(await page.getByRole("button", { name: "Stop" }).isVisible()).toBe(false);
+      expect(await page.getByRole("button", { name: "Re-run" }).isVisible()).toBe(true);
+      await page.locator("#log-note", { hasText: "The run ended: done." }).waitFor();
+      await page.locator("#log").getByText("finished").waitFor();
+      expect(await page.getByRole("link", { name: /Download full log/ }).innerText()).not.toContain("(0 B)");
+      expect(await page.title()).toMatch(/— done$/);
+      expect(await page.locator("#main").getAttribute("data-probe")).toBe("kept");
+      await shot("08-run-followed");
+
+      // The list, open all along, shows both runs' final statuses and durations.
+      const { runs } = await apiJson<{ runs: Array<{ id: string; durationMs: number }> }>("/api/v1/runs?repo=acme/live");
+      expect(runs).toHaveLength(2);
+      for (const r of runs) {
+        const row = list.locator(`tr[data-run-id="${r.id}"]`);
+        await row.locator("[data-field=status]", { hasText: "done" }).waitFor({ timeout: 10_000 });
+        await row.locator("[data-field=duration]", { hasText: exactly(formatDuration(r.durationMs)) }).waitFor();
+      }
+    } finally {
+      await list.close();
+    }
   });
 
   it("lists the runs with their statuses", async () => {

@@ -172,7 +172,7 @@ describe("dstack run, logs, runs, artifacts, tags", () => {
   it("says it cannot write when -o names a file, exit 1 and not an internal error", async () => {
     const dl = await cli(["artifacts", "download", helloId, "-o", "greeting.txt"]);
     expect(dl.code).toBe(1);
-    expect(dl.stderr).toMatch(/^dstack: cannot write `[^`]+\/greeting\.txt\/out\/[^`]+` \(a folder on the way is a file\); choose a folder you can write to with `-o DIR`\n$/);
+    expect(dl.stderr).toMatch(/^dstack: cannot write `[^`]+\/greeting\.txt` \(it is a file, not a folder\); choose a folder you can write to with `-o DIR`\n$/);
   });
 
   it("adds, lists and deletes a tag", async () => {
@@ -345,7 +345,7 @@ describe("dstack config", () => {
 });
 
 describe("--help", () => {
-  it.each(["run", "runs", "logs", "stop", "artifacts list", "artifacts download", "tags list", "tags add", "tags delete", "secrets list", "secrets add", "secrets delete", "config"])(
+  it.each(["run", "runs", "logs", "stop", "artifacts list", "artifacts download", "tags list", "tags add", "tags delete", "secrets list", "secrets add", "secrets delete", "config", "login", "tokens list", "tokens revoke"])(
     "documents `dstack %s`",
     async (command: string) => {
       const res = await cli([...command.split(" "), "--help"]);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -18,6 +19,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
+
+function git(cwd: string, ...args: string[]): void {
+  execFileSync("git", args, { cwd, stdio: "ignore" });
+}
 
 /** A repository folder under `root` with the given files (paths relative to it). */
 async function repo(name: string, files: Record<string, string>): Promise<string> {
@@ -80,6 +85,11 @@ const BROKEN_PROBLEMS = [
   },
 ];
 
+/** The problems as seen from `dir`'s parent: each path under `dir`'s name. */
+function under(name: string, problems: typeof BROKEN_PROBLEMS): typeof BROKEN_PROBLEMS {
+  return problems.map((p) => ({ ...p, file: `${name}/${p.file}` }));
+}
+
 describe("dstack validate", () => {
   it("prints nothing on stdout and exits 0 for a clean .dstack/, with a count on stderr", async () => {
     const dir = await repo("clean", { ".dstack/workflows.yaml": HELLO });
@@ -131,12 +141,12 @@ describe("dstack validate", () => {
   });
 
   it("locates YAML syntax errors and duplicate keys, and reads .yml files and workflows/*.yaml", async () => {
-    const dir = await repo("syntax", {
+    await repo("syntax", {
       ".dstack/workflows.yml": ["workflows:", "  - name: a", "    provider: bash", "    commands: [echo a", ""].join("\n"),
       ".dstack/workflows/b.yaml": ["workflows:", "  - name: b", "    provider: bash", "    provider: docker", "    commands: [echo b]", ""].join("\n"),
       ".dstack/notes.txt": "not read",
     });
-    const result = await runCli(["validate", dir], root);
+    const result = await runCli(["validate", "syntax"], root);
     expect(result.stdout.split("\n")).toEqual([
       ".dstack/workflows.yml:5:1: error: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]",
       ".dstack/workflows/b.yaml:4:5: error: duplicate key `provider` (first at line 3); YAML keeps only one of them (dstack silently kept the last): remove or merge the other",
@@ -148,6 +158,7 @@ describe("dstack validate", () => {
 
   it("says in one line, exiting 2, that a folder has no .dstack/", async () => {
     const dir = await repo("no-dstack", { "README.md": "no workflows here" });
+    git(dir, "init", "-q");
     expect(await runCli(["validate", "no-dstack"], root)).toEqual({
       code: 2,
       stdout: "",
@@ -156,7 +167,50 @@ describe("dstack validate", () => {
     expect(await runCli(["validate"], dir)).toEqual({
       code: 2,
       stdout: "",
-      stderr: "dstack: no `.dstack/` folder in the current directory: nothing to validate (pass the repository's directory: `dstack validate DIR`)\n",
+      stderr:
+        "dstack: no `.dstack/` folder in the current directory or above it (up to the repository's top): nothing to validate (pass the repository's directory: `dstack validate DIR`)\n",
+    });
+  });
+
+  it("finds .dstack/ from any subfolder of the repository, like git finds .git, paths relative to where it runs", async () => {
+    const dir = await repo("sub", { ...BROKEN, "src/deep/train.py": "print(1)\n" });
+    git(dir, "init", "-q");
+    const deep = path.join(dir, "src", "deep");
+    const text = await runCli(["validate"], deep);
+    expect(text.stdout.split("\n")).toEqual([...under("../..", BROKEN_PROBLEMS).map((p) => `${p.file}:${p.line}:${p.column}: ${p.severity}: ${p.message}`), ""]);
+    expect(text.stderr).toBe("3 files checked: 2 errors, 1 warning\n");
+    expect(text.code).toBe(1);
+    const json = await runCli(["validate", "--json"], deep);
+    expect(JSON.parse(json.stdout)).toEqual(under("../..", BROKEN_PROBLEMS));
+    // An explicit DIR is still DIR, and paths are relative to it, as they always were.
+    expect(JSON.parse((await runCli(["validate", "--json", "../.."], deep)).stdout)).toEqual(BROKEN_PROBLEMS);
+  });
+
+  it("takes the nearest .dstack/ and stops at the repository's top, never reading an enclosing folder's", async () => {
+    const outer = await repo("outer", BROKEN);
+    await repo("outer/nested", { ".dstack/workflows.yaml": HELLO, "a/b.txt": "" });
+    expect(await runCli(["validate"], path.join(outer, "nested", "a"))).toEqual({ code: 0, stdout: "", stderr: "1 file checked: no problems\n" });
+    // Without a repository in between, the search goes up to outer/.dstack/ ...
+    await repo("outer/plain/sub", { "x.txt": "" });
+    expect(JSON.parse((await runCli(["validate", "--json"], path.join(outer, "plain", "sub"))).stdout)).toEqual(under("../..", BROKEN_PROBLEMS));
+    // ... but a repository's top ends it: outer/.dstack/ is not the repository's.
+    const inner = await repo("outer/inner", { "src/x.txt": "" });
+    git(inner, "init", "-q");
+    expect(await runCli(["validate"], path.join(inner, "src"))).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "dstack: no `.dstack/` folder in the current directory or above it (up to the repository's top): nothing to validate (pass the repository's directory: `dstack validate DIR`)\n",
+    });
+  });
+
+  it("says in one line, exiting 2, that the nearest .dstack/ above holds nothing to validate, naming it from where it runs", async () => {
+    const dir = await repo("empty-above", { ".dstack/config.yaml": "backend: local\n", "src/x.txt": "" });
+    git(dir, "init", "-q");
+    expect(await runCli(["validate"], path.join(dir, "src"))).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "dstack: `.dstack/` in `..` has no workflows.yaml, workflows/*.yaml, variables.yaml or providers.yaml: nothing to validate\n",
     });
   });
 
@@ -178,7 +232,7 @@ describe("dstack validate", () => {
   it("prints a corpus file's located errors: the `artifiacts` typo with its hint (29, with its variables.yaml)", async () => {
     const repo29 = (await corpusRepos(CORPUS_DIR)).find((r) => r.name === "29-pragasv-artifacts-typo.yaml") as CorpusRepo;
     const dir = await writeCorpusRepo(CORPUS_DIR, repo29, path.join(root, "corpus-29"));
-    expect(await runCli(["validate", dir], root)).toEqual({
+    expect(await runCli(["validate"], dir)).toEqual({
       code: 1,
       stdout: [
         ".dstack/workflows.yaml:6:5: warning: `python_script` is an older name of `file`; write `file: download.py`",
@@ -189,6 +243,19 @@ describe("dstack validate", () => {
       ].join("\n"),
       stderr: "2 files checked: 2 errors, 2 warnings\n",
     });
+  });
+});
+
+describe("dstack run from a subfolder", () => {
+  it("reads the repository's .dstack/ and names its problems with paths relative to where it runs", async () => {
+    const dir = await repo("run-sub", { ...BROKEN, "src/deep/x.txt": "" });
+    git(dir, "init", "-q");
+    git(dir, "remote", "add", "origin", "https://example.com/acme/run-sub.git");
+    // Refused before any request: the server address is never used.
+    const result = await runCli(["run", "train"], path.join(dir, "src", "deep"), { env: { DSTACK_URL: "http://127.0.0.1:9", DSTACK_TOKEN: "unused", XDG_CONFIG_HOME: root } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("; ../../.dstack/workflows.yaml:11:18: error: workflow `train` depends on `downlaod`");
+    expect(result.stderr).toContain("; ../../.dstack/workflows/eval.yaml:6:17: error: artifact path `../results`");
   });
 });
 
@@ -208,7 +275,8 @@ describe("dstack validate over the whole corpus", () => {
   it("matches the snapshot, and exits 1 exactly where it prints an error", async () => {
     const outputs: string[] = [];
     for (const { repo, dir } of repos) {
-      const result = await runCliInProcess(["validate", dir], root);
+      // Run from the repository itself, so the paths are `.dstack/...` whatever the temp folder.
+      const result = await runCliInProcess(["validate", "."], dir);
       expect({ file: repo.name, code: result.code }).toEqual({ file: repo.name, code: result.stdout.includes(": error: ") ? 1 : 0 });
       const files = repo.files.map((f) => `${f.corpusFile} as ${f.path}`).join(", ");
       outputs.push(`## ${files}: exit ${String(result.code)}\n${result.stdout}${result.stderr}`);

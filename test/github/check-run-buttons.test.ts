@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startGitHubDouble, type CheckRun, type GitHubDouble } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
-import {
-  makeCheckRunRequestedActionPayload,
-  makeCheckRunRerequestedPayload,
-  makeIssueCommentPayload,
-  signAndSend,
-} from "../helpers/webhooks.js";
+import type { CheckRun, GitHubDouble } from "../helpers/github-double.js";
+import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
+import { WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
+import { makeCheckRunRequestedActionPayload, makeCheckRunRerequestedPayload, signAndSend } from "../helpers/webhooks.js";
 
 /** GitHub's "Re-run" and the check run's Stop / Re-run buttons, with the clicker's permission checked. */
 
@@ -29,19 +24,10 @@ const WORKFLOWS = `workflows:
     commands: ["echo never"]
 `;
 
-let redis: TestRedis;
+let fixture: PrFixture;
 let github: GitHubDouble;
 let service: TestService;
-let pr: number;
 let headSha: string;
-let nextComment = 3000;
-
-async function comment(body: string) {
-  const commentId = nextComment++;
-  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body, user: "alice", id: commentId });
-  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body, user: "alice", commentId });
-  await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
-}
 
 function checkFields(check: CheckRun, sender: string) {
   return {
@@ -73,26 +59,17 @@ async function rerequest(check: CheckRun, sender = "alice") {
 const actionsOf = (update: { body: Record<string, unknown> }) => ((update.body.actions as Array<{ identifier: string }> | undefined) ?? []).map((a) => a.identifier);
 
 beforeAll(async () => {
-  redis = await startRedis("buttons");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
-  github.createBranch(OWNER, REPO, "feature");
-  headSha = github.commit(OWNER, REPO, { "x.txt": "x\n" }, { branch: "feature" });
-  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  github.setPermission(OWNER, REPO, "reader", "read");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+  fixture = await startPrFixture({ name: "buttons", owner: OWNER, repo: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS }, readers: ["reader"] });
+  ({ github, service, headSha } = fixture);
 });
 
 afterAll(async () => {
-  await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe("check run buttons", () => {
   it("shows Stop while the run goes; a reader's click does nothing, a writer's click stops it (cancelled) and offers Re-run", async () => {
-    await comment("/dstack run sleeper");
+    await fixture.comment("/dstack run sleeper");
     const running = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: sleeper" && c.status === "in_progress" && c.output.text?.includes("sleeping")), {
       timeoutMs: 20_000,
     });
@@ -114,7 +91,7 @@ describe("check run buttons", () => {
   });
 
   it("re-runs a finished workflow at the same commit on GitHub's Re-run, as a new run and check run", async () => {
-    await comment("/dstack run hello");
+    await fixture.comment("/dstack run hello");
     const first = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: hello" && c.status === "completed"), { timeoutMs: 20_000 });
     await rerequest(first);
     const second = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: hello" && c.id > first.id && c.status === "completed"), { timeoutMs: 20_000 });
@@ -138,7 +115,7 @@ describe("check run buttons", () => {
   });
 
   it("stops a run that waits for its dependencies at once, without giving it a machine", async () => {
-    await comment("/dstack run after-slow");
+    await fixture.comment("/dstack run after-slow");
     const dep = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: slow-dep" && c.output.text?.includes("dep sleeping")), { timeoutMs: 20_000 });
     const waiting = github.checkRuns.find((c) => c.name === "dstack: after-slow") as CheckRun;
     expect(waiting.status).toBe("queued");

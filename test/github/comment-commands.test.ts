@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
-import { loadWebhookExample, makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
+import { announceForkPr } from "../helpers/fork-pr-fixture.js";
+import type { GitHubDouble } from "../helpers/github-double.js";
+import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
+import type { TestRedis } from "../helpers/redis.js";
+import { WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
+import { loadWebhookExample, signAndSend } from "../helpers/webhooks.js";
 
 /** The comment commands' finer points and the intake's cheap ignoring of deliveries that cannot lead to work. */
 
@@ -26,6 +28,7 @@ const WORKFLOWS = `workflows:
     artifacts: [out]
 `;
 
+let fixture: PrFixture;
 let redis: TestRedis;
 let github: GitHubDouble;
 let service: TestService;
@@ -33,18 +36,9 @@ let pr: number;
 let issue: number;
 let mainSha: string;
 let headSha: string;
-let nextComment = 7000;
 
-async function comment(body: string, options: { issueNumber?: number; action?: string; userType?: "User" | "Bot"; user?: string } = {}) {
-  const commentId = nextComment++;
-  const issueNumber = options.issueNumber ?? pr;
-  const user = options.user ?? "alice";
-  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber, body, user, id: commentId });
-  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber, isPullRequest: issueNumber !== issue, body, user, commentId, userType: options.userType });
-  if (options.action !== undefined) (payload as { action: string }).action = options.action;
-  const res = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
-  return { ...res, commentId };
-}
+/** Alice's comment on the plain issue. */
+const commentOnIssue = (body: string) => fixture.comment(body, "alice", { issueNumber: issue, isPullRequest: false });
 
 /** Whether the intake stored or queued anything for a delivery. */
 async function wasQueued(deliveryId: string): Promise<boolean> {
@@ -54,27 +48,19 @@ async function wasQueued(deliveryId: string): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis("commands");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
+  fixture = await startPrFixture({ name: "commands", owner: OWNER, repo: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
+  ({ redis, github, service, pr, headSha } = fixture);
   mainSha = github.resolveRef(OWNER, REPO, "main");
-  github.createBranch(OWNER, REPO, "feature");
-  headSha = github.commit(OWNER, REPO, { "x.txt": "x\n" }, { branch: "feature" });
-  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
   issue = github.addIssue({ owner: OWNER, repo: REPO, title: "a plain issue" });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
 });
 
 afterAll(async () => {
-  await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe("the webhook intake ignores cheaply", () => {
   it("acknowledges a comment without a `/dstack` line with 2xx and queues nothing", async () => {
-    const sent = await comment("LGTM, but see\n  the /dstack docs");
+    const sent = await fixture.comment("LGTM, but see\n  the /dstack docs");
     expect(sent.status).toBe(200);
     expect(JSON.parse(sent.body)).toMatchObject({ ignored: true });
     expect(await wasQueued(sent.deliveryId)).toBe(false);
@@ -89,7 +75,7 @@ describe("the webhook intake ignores cheaply", () => {
 
   it("never runs the commands of an edited comment again", async () => {
     const before = github.checkRuns.length;
-    const sent = await comment("/dstack run prep", { action: "edited" });
+    const sent = await fixture.comment("/dstack run prep", "alice", { action: "edited" });
     expect(sent.status).toBe(200);
     expect(await wasQueued(sent.deliveryId)).toBe(false);
     await new Promise((r) => setTimeout(r, 1000));
@@ -97,19 +83,16 @@ describe("the webhook intake ignores cheaply", () => {
   });
 
   it("ignores a bot's comment even when it holds a command", async () => {
-    const sent = await comment("/dstack run prep", { userType: "Bot", user: "other-app[bot]" });
+    const sent = await fixture.comment("/dstack run prep", "other-app[bot]", { userType: "Bot" });
     expect(sent.status).toBe(200);
     expect(await wasQueued(sent.deliveryId)).toBe(false);
   });
 
   it("still queues a command, once: a redelivery is answered 2xx and not queued again", async () => {
-    const commentId = nextComment++;
-    github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body: "/dstack help", user: "alice", id: commentId });
-    const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body: "/dstack help", user: "alice", commentId });
-    const first = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
+    const first = await fixture.comment("/dstack help");
     expect(first.status).toBe(202);
     expect(await wasQueued(first.deliveryId)).toBe(true);
-    const again = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET, deliveryId: first.deliveryId });
+    const again = await signAndSend(service.webhookUrl, { event: "issue_comment", payload: first.payload, secret: WEBHOOK_SECRET, deliveryId: first.deliveryId });
     expect(again.status).toBe(200);
     expect(JSON.parse(again.body)).toMatchObject({ duplicate: true });
     await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /dstack help")), { timeoutMs: 10_000 });
@@ -120,7 +103,7 @@ describe("the webhook intake ignores cheaply", () => {
 
 describe("comment commands", () => {
   it("`/dstack help` lists the workflows with their help text and the commands", async () => {
-    await comment("/dstack help", { issueNumber: issue });
+    await commentOnIssue("/dstack help");
     const help = await github.waitFor((g) => g.commentsOn(OWNER, REPO, issue).find((c) => c.body.startsWith("> /dstack help")), { timeoutMs: 10_000 });
     expect(help.body).toContain("- `prep` — prepares the data");
     expect(help.body).toContain("- `train` — trains the model on the prepared data");
@@ -129,7 +112,7 @@ describe("comment commands", () => {
   });
 
   it("runs a command on a plain issue at the default branch head", async () => {
-    await comment("/dstack run prep", { issueNumber: issue });
+    await commentOnIssue("/dstack run prep");
     const done = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: prep" && c.status === "completed"), { timeoutMs: 20_000 });
     expect(done.head_sha).toBe(mainSha);
     expect(done.head_sha).not.toBe(headSha);
@@ -138,7 +121,7 @@ describe("comment commands", () => {
   });
 
   it("reports a run with dependencies in one comment, edited in place as each run ends", async () => {
-    const sent = await comment("/dstack run train");
+    const sent = await fixture.comment("/dstack run train");
     const done = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: train" && c.head_sha === headSha && c.status === "completed"), {
       timeoutMs: 30_000,
     });
@@ -155,7 +138,7 @@ describe("comment commands", () => {
   });
 
   it("folds a long artifact list into <details>", async () => {
-    await comment("/dstack run many");
+    await fixture.comment("/dstack run many");
     const report = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("dstack: many") && c.body.includes("out/f12.txt")), {
       timeoutMs: 20_000,
     });
@@ -167,7 +150,8 @@ describe("comment commands", () => {
     github.createBranch(OWNER, REPO, "from-fork");
     const forkSha = github.commit(OWNER, REPO, { "fork.txt": "f\n" }, { branch: "from-fork" });
     const forkPr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "from-fork", headRepoFullName: "mallory/commands", user: "mallory" });
-    const sent = await comment("/dstack run prep", { issueNumber: forkPr });
+    await announceForkPr(service, fixture.redis.prefix, { owner: OWNER, repo: REPO, number: forkPr, headSha: forkSha, headRepoFullName: "mallory/commands" });
+    const sent = await fixture.comment("/dstack run prep", "alice", { issueNumber: forkPr });
     expect(sent.status).toBe(202);
     const created = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: prep" && c.head_sha === forkSha), { timeoutMs: 10_000 });
     github.commit(OWNER, REPO, { "fork.txt": "later\n" }, { branch: "from-fork" }); // a later push is not run
@@ -181,7 +165,7 @@ describe("comment commands", () => {
 
   it("runs each of several commands in one comment", async () => {
     const before = github.checkRuns.filter((c) => c.name === "dstack: prep").length;
-    await comment("first this:\n/dstack run prep\nthen that:\n/dstack run prep --gpu 0");
+    await fixture.comment("first this:\n/dstack run prep\nthen that:\n/dstack run prep --gpu 0");
     await github.waitFor((g) => g.checkRuns.filter((c) => c.name === "dstack: prep").length === before + 2, { timeoutMs: 10_000 });
   });
 });

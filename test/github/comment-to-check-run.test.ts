@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
+import type { GitHubDouble } from "../helpers/github-double.js";
+import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
+import { WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
 import { makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
 
 const OWNER = "acme";
@@ -21,42 +21,30 @@ const WORKFLOWS = `workflows:
       - exit 3
 `;
 
-let redis: TestRedis;
+let fixture: PrFixture;
 let github: GitHubDouble;
 let service: TestService;
 let pr: number;
 let headSha: string;
-let nextComment = 1000;
-
-async function comment(body: string, user = "alice", extra: { deliveryId?: string } = {}) {
-  const commentId = nextComment++;
-  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body, user, id: commentId });
-  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body, user, commentId });
-  const res = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET, deliveryId: extra.deliveryId });
-  return { ...res, commentId, payload };
-}
 
 beforeAll(async () => {
-  redis = await startRedis("comment");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS, "README.md": "# ml\n" } });
-  github.createBranch(OWNER, REPO, "feature");
-  headSha = github.commit(OWNER, REPO, { "train.txt": "data\n" }, { branch: "feature" });
-  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  github.setPermission(OWNER, REPO, "reader", "read");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+  fixture = await startPrFixture({
+    name: "comment",
+    owner: OWNER,
+    repo: REPO,
+    files: { ".dstack/workflows.yaml": WORKFLOWS, "README.md": "# ml\n" },
+    readers: ["reader"],
+  });
+  ({ github, service, pr, headSha } = fixture);
 });
 
 afterAll(async () => {
-  await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe("a PR comment becomes a finished check run", () => {
   it("runs `/dstack run hello`: 👀, check run queued -> in_progress -> success, log tail, artifact link that downloads", async () => {
-    const sent = await comment("/dstack run hello");
+    const sent = await fixture.comment("/dstack run hello");
     expect(sent.status).toBe(202);
     await github.waitFor((g) => g.reactions.find((r) => r.content === "eyes" && r.commentId === sent.commentId), { timeoutMs: 10_000 });
     const created = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: hello"), { timeoutMs: 10_000 });
@@ -87,7 +75,7 @@ describe("a PR comment becomes a finished check run", () => {
   });
 
   it("concludes `failure` with the exit code when the workflow fails", async () => {
-    await comment("/dstack run failing");
+    await fixture.comment("/dstack run failing");
     const done = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: failing" && c.status === "completed"), { timeoutMs: 30_000 });
     expect(done.conclusion).toBe("failure");
     expect(done.output.summary).toContain("exited with code 3");
@@ -96,7 +84,7 @@ describe("a PR comment becomes a finished check run", () => {
 
   it("refuses a commenter without write permission with a reply, and runs nothing", async () => {
     const before = github.checkRuns.length;
-    const sent = await comment("/dstack run hello", "reader");
+    const sent = await fixture.comment("/dstack run hello", "reader");
     const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("@reader needs write")), { timeoutMs: 10_000 });
     expect(reply.body).toContain("`read`");
     expect(github.checkRuns.length).toBe(before);
@@ -104,7 +92,7 @@ describe("a PR comment becomes a finished check run", () => {
   });
 
   it("answers `/dstack run unknown` with the workflows that exist", async () => {
-    await comment("/dstack run helo");
+    await fixture.comment("/dstack run helo");
     const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("> /dstack run helo")), { timeoutMs: 10_000 });
     expect(reply.body).toContain("hello");
     expect(reply.body).toContain("failing");

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { secondaryRateLimit, startGitHubDouble, type GitHubDouble, type RecordedRequest } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
-import { makeIssueCommentPayload, signAndSend } from "../helpers/webhooks.js";
+import { secondaryRateLimit, type GitHubDouble, type RecordedRequest } from "../helpers/github-double.js";
+import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
+import type { TestRedis } from "../helpers/redis.js";
+import { startTestService, type TestService } from "../helpers/service.js";
 
 /**
  * GitHub failing under the app (the double's `failNext`): 5xx and secondary rate limits are retried
@@ -27,19 +27,17 @@ const WORKFLOWS = `workflows:
     commands: ['echo "fourth"']
 `;
 
+let fixture: PrFixture;
 let redis: TestRedis;
 let github: GitHubDouble;
+/** The fixture's service, until the last test restarts it. */
 let service: TestService;
 let pr: number;
-let nextComment = 9000;
 
 async function comment(body: string) {
-  const commentId = nextComment++;
-  github.addIssueComment({ owner: OWNER, repo: REPO, issueNumber: pr, body, user: "alice", id: commentId });
-  const payload = makeIssueCommentPayload({ owner: OWNER, repo: REPO, issueNumber: pr, isPullRequest: true, body, user: "alice", commentId });
-  const res = await signAndSend(service.webhookUrl, { event: "issue_comment", payload, secret: WEBHOOK_SECRET });
-  expect(res.status).toBe(202);
-  return { ...res, commentId };
+  const sent = await fixture.comment(body);
+  expect(sent.status).toBe(202);
+  return sent;
 }
 
 const concludes = (r: RecordedRequest) =>
@@ -48,20 +46,14 @@ const concludes = (r: RecordedRequest) =>
 const requestsTo = (method: string, pattern: RegExp) => github.requests.filter((r) => r.method === method && pattern.test(r.path));
 
 beforeAll(async () => {
-  redis = await startRedis("faults");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
-  github.createBranch(OWNER, REPO, "feature");
-  github.commit(OWNER, REPO, { "x.txt": "x\n" }, { branch: "feature" });
-  pr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "feature" });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+  fixture = await startPrFixture({ name: "faults", owner: OWNER, repo: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
+  ({ redis, github, service, pr } = fixture);
 });
 
 afterAll(async () => {
+  // The service the last test started in place of the fixture's (stopping the fixture's twice is harmless).
   await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe("GitHub failing", () => {
@@ -99,7 +91,7 @@ describe("GitHub failing", () => {
     const done = await github.waitFor((g) => g.checkRuns.find((c) => c.id === created.id && c.status === "completed"), { timeoutMs: 30_000 });
     expect(done.conclusion).toBe("success");
     expect(github.requests.filter(concludes).length).toBeGreaterThanOrEqual(4);
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20_000; // the PR comment goes out first: seconds on a loaded machine
     while (!(await service.store.get(created.external_id)).concluded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect((await service.store.get(created.external_id)).concluded).toBe(true);
   });
@@ -149,7 +141,7 @@ describe("GitHub failing", () => {
     down = false;
     const done = await github.waitFor((g) => g.checkRuns.find((c) => c.id === created.id && c.status === "completed"), { timeoutMs: 30_000 });
     expect(done.conclusion).toBe("success");
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 20_000;
     while (!(await service.store.get(created.external_id)).concluded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect((await service.store.get(created.external_id)).concluded).toBe(true);
   });

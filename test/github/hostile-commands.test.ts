@@ -30,6 +30,7 @@ const CASES = 10_000;
 /** Executed cases: at most this many, and for at most this long. */
 const SAMPLE = 400;
 const SAMPLE_MS = 15_000;
+const MIN_EXECUTED = 80;
 /**
  * Python cases among them: the agent looks up `python3` on PATH, which may be a pyenv shim costing
  * ~0.5 s a start on a loaded machine (TECH-NOTES); bash starts in ~10 ms.
@@ -268,7 +269,8 @@ describe("hostile comment commands and command lines", () => {
     await mkdir(cwd, { recursive: true });
     await writeFile(path.join(cwd, "show.py"), SHOW_PY);
     for (const a of sample) {
-      if (Date.now() - executedStarted > SAMPLE_MS) break;
+      // At least MIN_EXECUTED whatever the machine's load (a loaded CI machine ran only 24 in the time), more while time allows.
+      if (counts.executed >= MIN_EXECUTED && Date.now() - executedStarted > SAMPLE_MS) break;
       const stdout = await execute(a.workflow, cwd);
       counts.executed++;
       if (a.workflow.provider === "python") {
@@ -289,9 +291,9 @@ describe("hostile comment commands and command lines", () => {
     expect(counts.cases).toBeGreaterThanOrEqual(CASES);
     expect(counts.accepted).toBeGreaterThan(1000);
     expect(counts.refused).toBeGreaterThan(1000);
-    expect(counts.executed).toBeGreaterThanOrEqual(80);
+    expect(counts.executed).toBeGreaterThanOrEqual(MIN_EXECUTED);
     expect(created).toBe(0);
-  });
+  }, 240_000); // parse + the minimum sample took 33 s under load; 240 s leaves room on a loaded CI machine
 });
 
 describe("hostile comment commands through the service and the real runner agent", () => {

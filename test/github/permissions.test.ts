@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 /** A GitHub client that answers the collaborator permission route from a table, counting calls. */
-function fakeGitHub(table: Record<string, { permission: string; role_name?: string } | 404>): GitHubClient & { calls: number } {
+function fakeGitHub(table: Record<string, { permission: string; role_name?: string; user?: { id: number } } | 404>): GitHubClient & { calls: number } {
   const github = {
     calls: 0,
     async request(route: string, params?: Record<string, unknown>) {
@@ -68,6 +68,20 @@ describe("permissionOf and canWrite", () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60);
     await permissionOf(deps, { owner: "o", repo: "other", user: "Wes" });
+    expect(github.calls).toBe(2);
+  });
+
+  it("caches by user id, and counts GitHub's answer about a login only when it is about the account the event named", async () => {
+    const github = fakeGitHub({ alice: { permission: "write", role_name: "write", user: { id: 7 } } });
+    const deps = { github, redis: client, prefix: `${redis.prefix}:e` };
+    expect(await permissionOf(deps, { owner: "o", repo: "r", user: "alice", userId: 7 })).toBe("write");
+    expect(await client.get(`${redis.prefix}:e:perm:o/r:#7`)).toBe("write");
+    // Account 8 now holds the login `alice` in an event: it neither reads account 7's cached answer
+    // nor takes GitHub's answer about account 7 as its own.
+    expect(await permissionOf(deps, { owner: "o", repo: "r", user: "alice", userId: 8 })).toBe("none");
+    expect(github.calls).toBe(2);
+    // Account 7 under a new login reads its own cached answer.
+    expect(await permissionOf(deps, { owner: "o", repo: "r", user: "alice-renamed", userId: 7 })).toBe("write");
     expect(github.calls).toBe(2);
   });
 

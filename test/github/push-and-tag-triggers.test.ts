@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
-import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
+import type { GitHubDouble } from "../helpers/github-double.js";
+import { startRepoFixture, type RepoFixture } from "../helpers/repo-fixture.js";
+import { WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
 import { loadWebhookExample, makeCheckRunRerequestedPayload, makeCreatePayload, makeIssueCommentPayload, makePushPayload, signAndSend } from "../helpers/webhooks.js";
 
 /**
@@ -41,7 +41,7 @@ const WORKFLOWS = `workflows:
     commands: ["cat out/build.txt"]
 `;
 
-let redis: TestRedis;
+let fixture: RepoFixture;
 let github: GitHubDouble;
 let service: TestService;
 const full = `${OWNER}/${REPO}`;
@@ -81,17 +81,12 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
 }
 
 beforeAll(async () => {
-  redis = await startRedis("triggers");
-  github = await startGitHubDouble();
-  github.addRepo({ owner: OWNER, name: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
-  github.setPermission(OWNER, REPO, "alice", "write");
-  service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
+  fixture = await startRepoFixture({ name: "triggers", owner: OWNER, repo: REPO, files: { ".dstack/workflows.yaml": WORKFLOWS } });
+  ({ github, service } = fixture);
 });
 
 afterAll(async () => {
-  await service?.stop();
-  await github?.close();
-  await redis?.stop();
+  await fixture?.stop();
 });
 
 describe("pushes and Git tags", () => {

@@ -361,7 +361,9 @@ describe("the GitHub double", () => {
     }
     const perRequestMs = (performance.now() - started) / 300;
     console.info(`check run PATCH round trip through the double: ${perRequestMs.toFixed(2)} ms`);
-    expect(perRequestMs).toBeLessThan(20);
+    // About 3 ms on an idle 2-CPU machine and 6 ms at load 11; the bound only catches a double that
+    // re-reads or re-compiles the spec per request (hundreds of ms), with room for a loaded CI machine.
+    expect(perRequestMs).toBeLessThan(50);
     expect(double.checkRunUpdates(run.id)).toHaveLength(301);
     double.assertNoViolations();
   });

@@ -21,6 +21,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { Header, Pax } from "tar";
+import { userIdOf } from "./user-ids.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Public types
@@ -327,6 +328,13 @@ export interface GitHubDouble {
   pushToPullRequest(owner: string, repo: string, number: number, sha: string): void;
   addIssueComment(options: AddIssueCommentOptions): IssueComment;
   setPermission(owner: string, repo: string, user: string, level: PermissionLevel): void;
+  /**
+   * The account `from` renames itself `to`, as on GitHub: its id, permissions and user tokens go with
+   * it, and `from` is free, so the next use of `from` is a new account with a new id.
+   */
+  renameUser(from: string, to: string): void;
+  /** The account id a login names now (the one webhooks.ts gives it, unless the login was renamed away). */
+  userId(login: string): number;
   addInstallation(options: { readonly id: number; readonly account?: string; readonly permissions?: AppPermissions }): void;
   /** Makes every installation token issued so far expire (GitHub then answers 401 "Bad credentials"). */
   expireTokens(): void;
@@ -1116,7 +1124,7 @@ class GitHubDoubleServer implements GitHubDouble {
   #oauthLogin: string | undefined;
   readonly #startedAt = isoSeconds(new Date());
   // Distinct id ranges per kind, so a test that mixes up a comment id and a check run id fails.
-  readonly #nextId = { repo: 100_001, issue: 200_001, pull: 300_001, checkRun: 400_001, suite: 500_001, comment: 600_001, reaction: 700_001 };
+  readonly #nextId = { repo: 100_001, issue: 200_001, pull: 300_001, checkRun: 400_001, suite: 500_001, comment: 600_001, reaction: 700_001, user: 800_001 };
   #lastCommitSeconds = 0;
   #closing: Promise<void> | undefined;
 
@@ -1324,6 +1332,21 @@ class GitHubDoubleServer implements GitHubDouble {
 
   setPermission(owner: string, repo: string, user: string, level: PermissionLevel): void {
     this.#repo(owner, repo).permissions.set(user.toLowerCase(), level);
+  }
+
+  renameUser(from: string, to: string): void {
+    const [oldKey, newKey] = [from.toLowerCase(), to.toLowerCase()];
+    this.#users.set(newKey, this.userId(from));
+    this.#users.set(oldKey, this.#nextId.user++);
+    for (const repo of this.#repos.values()) {
+      const level = repo.permissions.get(oldKey);
+      repo.permissions.delete(oldKey);
+      if (level !== undefined) repo.permissions.set(newKey, level);
+    }
+    this.userTokens.forEach((token, i) => {
+      if (token.login.toLowerCase() === oldKey) this.userTokens[i] = { ...token, login: to };
+    });
+    if (this.#oauthLogin?.toLowerCase() === oldKey) this.#oauthLogin = to;
   }
 
   expireTokens(): void {
@@ -1795,12 +1818,7 @@ class GitHubDoubleServer implements GitHubDouble {
 
   userId(login: string): number {
     const key = login.toLowerCase();
-    let id = this.#users.get(key);
-    if (id === undefined) {
-      id = 1000 + this.#users.size;
-      this.#users.set(key, id);
-    }
-    return id;
+    return this.#users.get(key) ?? userIdOf(key);
   }
 
   user(login: string, type?: string): SimpleUser {

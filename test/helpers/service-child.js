@@ -45,7 +45,7 @@ const leaseMs = numberEnv("SERVICE_HEARTBEAT_LEASE_MS");
 const service = await startService(config, log, {
   prefix: env.SERVICE_PREFIX ?? "dstack",
   // GitHub's budgets out of the way of tests that do not measure them (as test/helpers/service.ts does).
-  githubRate: { minIntervalMs: 0, limit: 100_000, hourLimit: 1_000_000 },
+  githubRate: { limit: 100_000, hourLimit: 1_000_000 },
   supervise: { publishIntervalMs: 1000, pollMs: 200, ...(leaseMs !== undefined ? { heartbeatLeaseMs: leaseMs } : {}) },
   reaperIntervalMs: numberEnv("SERVICE_REAPER_MS") ?? 1000,
   runLock: { lockDurationMs: numberEnv("SERVICE_LOCK_MS"), stalledIntervalMs: numberEnv("SERVICE_STALLED_MS") },

@@ -68,7 +68,7 @@ export async function startTestService(options: {
     heartbeatSeconds: 1,
     // Like TestOctokit without throttling: budgets out of the way of tests that do not measure them
     // (back-off windows after a rate-limit answer stay on). test/github/github-rate-limits.test.ts sets them.
-    githubRate: { minIntervalMs: 0, limit: 100_000, hourLimit: 1_000_000 },
+    githubRate: { limit: 100_000, hourLimit: 1_000_000 },
     ...options.overrides,
   });
   return {

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import type { Context } from "probot";
+import { userIdOf } from "./user-ids.js";
 
 export type IssueCommentCreatedPayload = Context<"issue_comment.created">["payload"];
 export type PushPayload = Context<"push">["payload"];
@@ -84,6 +85,8 @@ export interface IssueCommentPayloadOptions extends RepositoryFields {
   readonly body: string;
   /** Login of the commenter, also the sender. */
   readonly user: string;
+  /** The commenter's numeric id. Default: the one the GitHub double gives the login (`userIdOf`); after `renameUser`, `double.userId(login)`. */
+  readonly userId?: number;
   readonly commentId: number;
   /** Default: "User". Comments by apps (including this one) come from "Bot" users. */
   readonly userType?: "User" | "Bot" | "Organization";
@@ -117,7 +120,7 @@ export function makeIssueCommentPayload(options: IssueCommentPayloadOptions): Is
   } else {
     delete issue.pull_request;
   }
-  const user = userFields(options.user, options.userType ?? "User", api, web);
+  const user = userFields(options.user, options.userType ?? "User", api, web, options.userId);
   const comment = payload.comment;
   comment.id = options.commentId;
   comment.node_id = Buffer.from(`012:IssueComment${options.commentId}`).toString("base64");
@@ -370,11 +373,12 @@ function asObject(value: unknown): JsonObject {
   return value as JsonObject;
 }
 
-/** GitHub's user object for `login` (the URL fields follow the login). */
-function userFields(login: string, type: "User" | "Bot" | "Organization", api: string, web: string): JsonObject {
+/** GitHub's user object for `login` (the URL fields follow the login; the id is the GitHub double's for it unless given). */
+function userFields(login: string, type: "User" | "Bot" | "Organization", api: string, web: string, id = userIdOf(login)): JsonObject {
   const userApi = `${api}/users/${encodeURIComponent(login)}`;
   return {
     login,
+    id,
     type,
     url: userApi,
     html_url: type === "Bot" ? `${web}/apps/${login.replace(/\[bot\]$/, "")}` : `${web}/${login}`,

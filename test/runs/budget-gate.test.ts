@@ -94,7 +94,7 @@ describe("the daily budget gate", () => {
     const approved = await fx.comment(`/dstack approve ${run.id}`, "alice");
     await fx.github.waitFor((g) => g.reactions.find((r) => r.commentId === approved.commentId && r.content === "eyes"));
     const done = await waitForStatus(run.id, "done");
-    expect(done.approval).toEqual({ state: "approved", by: "alice", at: expect.any(Number) });
+    expect(done.approval).toEqual({ state: "approved", by: "alice", byId: fx.github.userId("alice"), at: expect.any(Number) });
     const concluded = await fx.github.waitFor((g) => g.checkRuns.find((c) => c.external_id === run.id && c.status === "completed"));
     expect(concluded.conclusion).toBe("success");
     expect(concluded.output.summary).toContain("| Approved | by @alice, over the daily budget |");

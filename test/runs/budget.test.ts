@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { overBudget, spendBetween, startOfUtcDay } from "../../src/runs/budget.js";
+import { overBudget } from "../../src/runs/budget.js";
+import { spendBetween, startOfUtcDay } from "../../src/runs/daily-spend.js";
 import { machineFacts } from "../../src/runs/machine-facts.js";
 import type { Run } from "../../src/runs/types.js";
 

@@ -144,6 +144,11 @@ describe("run lifecycle on real parts", () => {
     const stepPid = Number(await readFile(path.join(String(run.machine?.details.workDir), "step.pid"), "utf8"));
     expect(stepPid).toBeGreaterThan(0);
     expect(isRunning(stepPid)).toBe(false);
+    // The supervisor's lines name the run once each (a logger bound to the run plus an explicit field wrote the key twice).
+    const runLines = () => service.logLines.filter((l) => l.includes(`"runId":"${run.id}"`));
+    for (const until = Date.now() + 20_000; !runLines().some((l) => l.includes('"msg":"run concluded"')) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    expect(runLines().map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(expect.arrayContaining(["supervising run", "machine ready", "runner lost", "run concluded"]));
+    expect(runLines().filter((l) => l.split('"runId":').length !== 2)).toEqual([]);
   });
 
   it("stops a run on `/dstack stop <run>`: `cancelled`", async () => {

@@ -1,7 +1,13 @@
 import { blankWorkflow } from "../../src/workflow/blank-workflow.js";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Redis } from "ioredis";
-import { RunStore } from "../../src/runs/run-store.js";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createFileArtifactStore } from "../../src/artifacts/index.js";
+import { RunJournal } from "../../src/runs/run-journal.js";
+import { RunStore, type RunJournalSink } from "../../src/runs/run-store.js";
 import type { Run } from "../../src/runs/types.js";
 import type { Workflow } from "../../src/workflow/types.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
@@ -23,8 +29,8 @@ afterAll(async () => {
 });
 
 let n = 0;
-function store(): RunStore {
-  return new RunStore({ redis, prefix: `${server.prefix}-${++n}` });
+function store(journal?: RunJournalSink): RunStore {
+  return new RunStore({ redis, prefix: `${server.prefix}-${++n}`, journal });
 }
 
 function workflow(name: string): Workflow {
@@ -94,5 +100,28 @@ describe("RunStore unconcludedRunIds", () => {
     expect(await s.unconcludedRunIds()).toEqual([run.id]);
     await s.update(run.id, { concluded: true });
     expect(await s.unconcludedRunIds()).toEqual([]);
+  });
+
+  it("removes the journal entry only once Redis holds the conclusion and the run left the concluding set", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "run-store-journal-"));
+    try {
+      const artifacts = createFileArtifactStore({ root: dir, publicUrl: "http://127.0.0.1", signingKey: randomBytes(32) });
+      const journal = new RunJournal({ artifacts, prefix: `${server.prefix}-journal`, log: { warn: () => undefined } });
+      const seenAtForget: Array<{ concluded: boolean; unconcluded: string[] }> = [];
+      const s: RunStore = store({
+        record: (entry) => journal.record(entry),
+        forget: async (runId) => {
+          seenAtForget.push({ concluded: (await s.get(runId)).concluded, unconcluded: await s.unconcludedRunIds() });
+          await journal.forget(runId);
+        },
+      });
+      const run = await finished(s, "train", "c1");
+      expect((await journal.entries()).map((e) => e.id)).toEqual([run.id]);
+      await s.update(run.id, { concluded: true });
+      expect(seenAtForget).toEqual([{ concluded: true, unconcluded: [] }]);
+      expect(await journal.entries()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

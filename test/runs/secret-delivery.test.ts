@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { LogStore } from "../../src/runs/log-store.js";
 import { SecretStore } from "../../src/runs/secret-store.js";
+import { announceForkPr } from "../helpers/fork-pr-fixture.js";
 import { startGitHubDouble, type CheckRun, type GitHubDouble } from "../helpers/github-double.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 import { startTestService, WEBHOOK_SECRET, type TestService } from "../helpers/service.js";
@@ -146,6 +147,7 @@ describe("secrets in runs", () => {
   });
 
   it("gives a fork PR's run no secrets, even when a writer starts it, and says so", async () => {
+    await announceForkPr(service, redis.prefix, { owner: OWNER, repo: REPO, number: forkPr, headSha: forkSha, headRepoFullName: "mallory/secrets" });
     const done = await runOn(forkPr, forkSha);
     expect(done.conclusion).toBe("success");
     expect(done.output.text).toContain("secret vars: 0");

@@ -11,6 +11,7 @@ import { MIN_SECRET_LENGTH } from "../../src/runs/secret-forms.js";
 import type { Run } from "../../src/runs/types.js";
 import { isTerminal } from "../../src/runs/types.js";
 import { runCli, type CliResult } from "../cli/cli-process.js";
+import { announceForkPr } from "../helpers/fork-pr-fixture.js";
 import type { CheckRun } from "../helpers/github-double.js";
 import { startPrFixture, type PrFixture } from "../helpers/pr-fixture.js";
 import { startS3Server, type TestS3Server } from "../helpers/s3-server.js";
@@ -650,6 +651,7 @@ describe("secrets in every form and every sink", () => {
 
   it("gives a fork PR's run no secrets though a writer started it, pinned to the head commit the writer saw", async () => {
     const checksBefore = Math.max(0, ...a.github.checkRuns.map((r) => r.id));
+    await announceForkPr(a.service, a.redis.prefix, { owner: OWNER, repo: REPO, number: forkPr, headSha: forkSha, headRepoFullName: `mallory/${REPO}` });
     await comment(forkPr, "/dstack run env");
     const first = await completedCheck("env", forkSha, checksBefore);
     expect(first.conclusion).toBe("success");
@@ -666,6 +668,7 @@ describe("secrets in every form and every sink", () => {
     // The fork pushes again: the approval was for the commit the writer saw, not for this one.
     const pushed = a.github.commit(OWNER, REPO, { "fork.txt": "2\n" }, { branch: "from-fork" });
     a.github.pushToPullRequest(OWNER, REPO, forkPr, pushed);
+    await announceForkPr(a.service, a.redis.prefix, { owner: OWNER, repo: REPO, number: forkPr, headSha: pushed, headRepoFullName: `mallory/${REPO}`, action: "synchronize" });
     // GitHub's "Re-run" of the approved run runs the approved commit again, still without secrets.
     const rerunPayload = makeCheckRunRerequestedPayload({
       owner: OWNER,

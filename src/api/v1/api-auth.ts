@@ -67,7 +67,7 @@ export async function sessionPrincipal(auth: ApiAuth, req: IncomingMessage): Pro
   if (value === undefined || auth.sessionKey === undefined) return undefined;
   if (value.startsWith(GITHUB_SESSION_PREFIX)) {
     const session = await auth.users?.sessions.find(value.slice(GITHUB_SESSION_PREFIX.length));
-    return session === undefined ? undefined : { kind: "github", via: "session", login: session.login, sessionId: session.id, token: session.token };
+    return session === undefined ? undefined : { kind: "github", via: "session", login: session.login, userId: session.userId, sessionId: session.id, token: session.token };
   }
   return validSession(auth.sessionKey, value, (auth.now ?? Date.now)()) ? { kind: "service" } : undefined;
 }
@@ -76,11 +76,23 @@ export async function sessionPrincipal(auth: ApiAuth, req: IncomingMessage): Pro
 export async function bearerPrincipal(auth: ApiAuth, token: string): Promise<Principal> {
   if (safeEqual(token, auth.apiToken)) return { kind: "service" };
   if (auth.users !== undefined && token.startsWith(CLI_TOKEN_PREFIX)) {
-    const info = await auth.users.cliTokens.verify(token);
-    if (info !== undefined) return { kind: "github", via: "cli-token", login: info.login, tokenId: info.id };
+    const found = await auth.users.cliTokens.verify(token);
+    if (found?.expired === true) {
+      const { info } = found;
+      throw new UnauthorizedError(
+        `this personal CLI token (${info.label === "" ? info.id : `"${info.label}", ${info.id}`}) expired on ${utcMinute(info.expiresAt ?? 0)}; ` +
+          "create a new one on the service's settings page (/settings) and store it with `dstack config --token`",
+      );
+    }
+    if (found !== undefined) return { kind: "github", via: "cli-token", login: found.info.login, userId: found.info.userId, tokenId: found.info.id };
     throw new UnauthorizedError("this personal CLI token was revoked or never existed; create a new one on the service's settings page");
   }
   throw new UnauthorizedError("the API token is not valid for this service; check DSTACK_TOKEN or `dstack config`");
+}
+
+/** `2026-03-01 12:00 UTC`. */
+function utcMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 /**

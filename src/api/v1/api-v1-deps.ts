@@ -23,6 +23,8 @@ export interface ApiV1Deps {
   /** "Sign in with GitHub": GitHub users' sessions, CLI tokens and permissions (api-auth.ts). Absent: the API token only. */
   users?: UserAccess;
   publicUrl: string;
+  /** The largest code upload (`DSTACK_MAX_CODE_UPLOAD_BYTES`). Default: `DEFAULT_UPLOAD_LIMITS.codeUploadBytes`. */
+  maxCodeUploadBytes?: number;
   enqueueRun(runId: string): Promise<void>;
   commitAccess(repo: string, commit: string): Promise<CommitAccess>;
   /** The backend's refusal of a workflow it cannot run (e.g. absolute artifact paths on `local`). */

@@ -23,7 +23,7 @@ export function mountApproveRoute(router: Router, deps: ApiV1Deps): void {
       await requireRepo(deps, principal, repo, "write");
       const run = await deps.store.find(ctx.params.id ?? "");
       if (run === undefined || run.repo !== repo) throw new NotFoundError(`there is no run ${JSON.stringify(ctx.params.id ?? "")} in ${repo}`);
-      await approveRun(deps, run, principal.kind === "github" ? principal.login : "api", now());
+      await approveRun(deps, run, principal.kind === "github" ? { login: principal.login, id: principal.userId } : { login: "api" }, now());
       sendJson(ctx.res, 202, { run: runJson(await deps.store.get(run.id), deps.publicUrl, now()) });
     }),
   );

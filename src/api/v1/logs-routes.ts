@@ -3,9 +3,10 @@ import { StringDecoder } from "node:string_decoder";
 import type { Redis } from "ioredis";
 import type { Router } from "../../http/router.js";
 import { readLogRange } from "../../runs/read-log-range.js";
-import { isTerminal } from "../../runs/types.js";
+import { isTerminal, type Run } from "../../runs/types.js";
 import { principalOf, requireApiToken, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
+import { runJson } from "./run-json.js";
 import { LogQuery, parseInput, queryOf } from "./schemas.js";
 
 /** How long a follower waits on Redis for new log before it looks at the run's status again. */
@@ -18,7 +19,9 @@ const FOLLOW_CHUNK_BYTES = 256 * 1024;
  * `x-dstack-next-offset` where to ask next), or a live follow (`?follow=true`) that streams from
  * `offset` until the run ends: chunked `text/plain`, or Server-Sent Events when the client accepts
  * `text/event-stream` (events `log` with `{offset, text}`, id = the next offset, so `Last-Event-ID`
- * resumes; then one `end` event with the run's status).
+ * resumes; `status` with the run as `GET /api/v1/runs/:id` gives it, when the follow starts and
+ * whenever its state changes, so the run page's timeline follows without polling; then one `end`
+ * event with the run's status).
  */
 export function mountLogsRoutes(router: Router, deps: ApiV1Deps): void {
   router.add(
@@ -66,11 +69,18 @@ async function follow(deps: ApiV1Deps, res: ServerResponse, runId: string, start
   });
   const decoder = new StringDecoder("utf8");
   let offset = start;
+  let shownState: string | undefined;
   try {
     while (!closed) {
       const run = await deps.store.get(runId);
       // The status is read before the log: a run that had ended then has all its log written.
       const ended = isTerminal(run.status);
+      const state = sse ? stateKey(run) : shownState;
+      if (state !== shownState) {
+        shownState = state;
+        // No `id:` line: the last event id stays the log offset, so a reconnect resumes the log where it was.
+        if (!res.write(`event: status\ndata: ${JSON.stringify(runJson(run, deps.publicUrl, (deps.now ?? Date.now)()))}\n\n`)) await drainOrClose(res);
+      }
       const range = await readLogRange(deps, run, offset, FOLLOW_CHUNK_BYTES);
       if (range.data.length > 0) {
         offset = range.offset + range.data.length;
@@ -101,6 +111,29 @@ async function follow(deps: ApiV1Deps, res: ServerResponse, runId: string, start
     waiter?.disconnect();
     if (!closed) res.end();
   }
+}
+
+/**
+ * What a `status` event reports, as one comparable string: the states and their times, the machine,
+ * attempts, the outcome. Log bytes and heartbeats are left out: they change all the time, and the
+ * `log` events carry the log.
+ */
+function stateKey(run: Run): string {
+  return JSON.stringify([
+    run.status,
+    run.reason,
+    run.transitions?.length,
+    run.machine,
+    run.agentContactAt,
+    run.provisioningNotes?.length,
+    run.attempts?.length,
+    run.interruption,
+    run.approval?.state,
+    run.exitCode,
+    run.finishedAt,
+    run.artifacts.length,
+    run.tags,
+  ]);
 }
 
 /** Waits until `res` can take more or the client went away, leaving no listener behind (a long follow waits often). */

@@ -1,6 +1,8 @@
-import { Transform } from "node:stream";
 import { DstackError, InvalidInputError, NotFoundError } from "../../errors.js";
+import { declaredLength, limitRequestBody, refuseRest } from "../../http/limit-request-body.js";
 import { readJson, sendJson, type RequestContext, type Router } from "../../http/router.js";
+import { UPLOAD_LIMIT_VARIABLES } from "../../artifacts/upload-limits.js";
+import { formatBytes } from "../../runs/run-view.js";
 import { isUploadId, MAX_CODE_UPLOAD_BYTES, newUploadId, uploadKey } from "../../runs/code-upload.js";
 import { refusalMessage } from "../../runs/refusal-message.js";
 import { resolveRunRequest } from "../../runs/resolve-run-request.js";
@@ -22,30 +24,28 @@ const MAX_SCANNED = 5000;
 export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
   const now = deps.now ?? Date.now;
   const auth = (h: Parameters<Router["add"]>[2]) => requireApiToken(deps, h);
+  const maxUploadBytes = deps.maxCodeUploadBytes ?? MAX_CODE_UPLOAD_BYTES;
 
   router.add(
     "POST",
     "/api/v1/uploads",
     auth(async (ctx) => {
       await requireUploader(deps, ctx);
-      const declared = Number(ctx.req.headers["content-length"] ?? "0");
-      if (declared > MAX_CODE_UPLOAD_BYTES) throw tooLarge();
+      const tooLarge = (sizeBytes: number | undefined) => {
+        refuseRest(ctx.res);
+        return codeUploadTooLarge(sizeBytes, maxUploadBytes);
+      };
+      const declared = declaredLength(ctx.req);
+      if (declared !== undefined && declared > maxUploadBytes) throw tooLarge(declared);
       const id = newUploadId();
-      let size = 0;
-      const limit = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          size += chunk.length;
-          cb(size > MAX_CODE_UPLOAD_BYTES ? tooLarge() : null, chunk);
-        },
-      });
-      ctx.req.pipe(limit);
-      ctx.req.on("error", (err) => limit.destroy(err));
+      const limited = limitRequestBody(ctx.req, maxUploadBytes, () => codeUploadTooLarge(undefined, maxUploadBytes));
       try {
-        const obj = await deps.artifacts.put(uploadKey(id), limit, { contentType: "application/gzip" });
+        const obj = await deps.artifacts.put(uploadKey(id), limited.body, { contentType: "application/gzip" });
         sendJson(ctx.res, 201, { upload: id, sizeBytes: obj.sizeBytes });
       } catch (err) {
         await deps.artifacts.deletePrefix(`uploads/${id}/`).catch(() => undefined);
-        throw size > MAX_CODE_UPLOAD_BYTES ? tooLarge() : err;
+        if (!ctx.req.complete) refuseRest(ctx.res);
+        throw limited.exceeded() ? tooLarge(undefined) : err;
       }
     }),
   );
@@ -182,8 +182,12 @@ async function requireUploader(deps: ApiV1Deps, ctx: RequestContext): Promise<vo
   await requireRepo(deps, principal, parseInput(RepoName, repo, "repository"), "write");
 }
 
-function tooLarge(): DstackError {
-  return new DstackError("too_large", `the upload is over ${MAX_CODE_UPLOAD_BYTES / (1024 * 1024)} MiB (the code upload limit); leave big files out with .gitignore`);
+function codeUploadTooLarge(sizeBytes: number | undefined, maxBytes: number): DstackError {
+  const size = sizeBytes === undefined ? "" : ` ${formatBytes(sizeBytes)},`;
+  return new DstackError(
+    "too_large",
+    `the upload is${size} over the limit of ${formatBytes(maxBytes)} set by ${UPLOAD_LIMIT_VARIABLES.codeUploadBytes} on the service; leave big files out with .gitignore`,
+  );
 }
 
 async function existingUpload(deps: Pick<ApiV1Deps, "artifacts">, id: string): Promise<string> {

@@ -1,5 +1,4 @@
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,6 +11,7 @@ import { ExitCode } from "../exit-code.js";
 import { FileWriteError, isFileSystemError } from "../file-write-error.js";
 import { formatBytes, formatTable } from "../format.js";
 import { ProgressBar } from "../progress-bar.js";
+import { StagedOutput } from "../staged-output.js";
 
 interface ArtifactList {
   runId: string;
@@ -50,14 +50,18 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
     .action(async (runId: string, options: { output: string }) => {
       const client = await connect(ctx);
       const list = await listArtifacts(client, runId);
+      const paths = list.artifacts.map((a) => a.path);
       const dir = path.resolve(ctx.cwd, options.output);
+      for (const rel of paths) refuseOutside(dir, rel);
+      // Made and proven writable before any byte is fetched: a bad -o fails at once.
+      const output = await StagedOutput.open(dir);
       const bar = new ProgressBar(ctx.tty.err ? ctx.io.err : undefined, list.totalBytes);
-      const queue = [...list.artifacts];
-      const worker = async () => {
-        for (let a = queue.shift(); a !== undefined; a = queue.shift()) await downloadFile(client, runId, a.path, dir, (n) => bar.add(n));
-      };
       try {
-        await Promise.all(Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, worker));
+        await downloadAll(paths, (rel, signal) => downloadFile(client, { runId, rel, output, signal }, (n) => bar.add(n)));
+        await output.commit(paths);
+      } catch (err) {
+        await output.discard();
+        throw err;
       } finally {
         bar.done();
       }
@@ -70,22 +74,52 @@ async function listArtifacts(client: ApiClient, runId: string): Promise<Artifact
   return client.json<ArtifactList>(`/api/v1/runs/${encodeURIComponent(runId)}/artifacts`);
 }
 
-async function downloadFile(client: ApiClient, runId: string, rel: string, dir: string, progress: (bytes: number) => void): Promise<void> {
-  // The server checks paths too; a path that would land outside DIR is never written.
-  const target = path.resolve(dir, rel);
-  const inside = path.relative(dir, target);
+/** The server checks paths too; a path that would land outside DIR is never written. */
+function refuseOutside(dir: string, rel: string): void {
+  const inside = path.relative(dir, path.resolve(dir, rel));
   if (inside === "" || inside.startsWith("..") || path.isAbsolute(inside)) throw new InvalidInputError(`artifact path ${JSON.stringify(rel)} would be written outside ${dir}`);
-  const res = await client.request(`/api/v1/runs/${encodeURIComponent(runId)}/artifacts/file`, { query: { path: rel } });
+}
+
+/**
+ * Runs `download` for each path, {@link PARALLEL_DOWNLOADS} at a time. The first failure aborts the
+ * others (their requests and writes) and is the one thrown, once all have stopped, so the caller's
+ * clean-up never races a write still in flight.
+ */
+async function downloadAll(paths: readonly string[], download: (rel: string, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const abort = new AbortController();
+  const queue = [...paths];
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    for (let rel = queue.shift(); rel !== undefined && !abort.signal.aborted; rel = queue.shift()) {
+      try {
+        await download(rel, abort.signal);
+      } catch (error) {
+        failure ??= { error };
+        abort.abort();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_DOWNLOADS, queue.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+async function downloadFile(
+  client: ApiClient,
+  input: { runId: string; rel: string; output: StagedOutput; signal: AbortSignal },
+  progress: (bytes: number) => void,
+): Promise<void> {
+  const { runId, rel, output, signal } = input;
+  const res = await client.request(`/api/v1/runs/${encodeURIComponent(runId)}/artifacts/file`, { query: { path: rel }, signal });
   if (res.body === null) throw new DstackError("server", `the server sent no bytes for ${rel}`);
   try {
-    await mkdir(path.dirname(target), { recursive: true });
+    const target = await output.stagedPath(rel);
     // Made after the folder: a "data" listener starts the flow, and bytes sent before the pipe would be lost.
     const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
     body.on("data", (chunk: Buffer) => progress(chunk.length));
-    await pipeline(body, createWriteStream(target));
+    await pipeline(body, createWriteStream(target), { signal });
   } catch (err) {
-    if (!isFileSystemError(err)) throw err;
     await res.body.cancel().catch(() => undefined); // already consumed or closed: nothing left to release
-    throw new FileWriteError(target, err);
+    if (isFileSystemError(err)) throw new FileWriteError(path.join(output.dir, rel), err);
+    throw err;
   }
 }

@@ -10,6 +10,7 @@ import type { ApiClient } from "../api-client.js";
 import type { CommandContext } from "../command-context.js";
 import { connect } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
+import { pathFromCwd } from "../find-dstack-root.js";
 import { followLog } from "../follow-log.js";
 import { formatBytes } from "../format.js";
 import { currentBranch, gitRoot, headCommit, localChanges, repoOf, workingTreeFiles } from "../git-repo.js";
@@ -48,14 +49,17 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       const files: SourceFile[] = existsSync(path.join(root, ".dstack")) ? await readDstackFolder(root, "the repository") : [];
       // The service decides, with the same model; asking it first here spares uploading code for a typo.
       const local = resolveRunRequest(files, [target, ...args]);
-      if (!local.ok) throw new InvalidInputError(refusalMessage(local), local.kind === "invalid-files" ? "invalid_workflow_file" : "invalid_command");
+      if (!local.ok) {
+        const problems = local.problems.map((p) => ({ ...p, file: pathFromCwd(ctx.cwd, root, p.file) }));
+        throw new InvalidInputError(refusalMessage({ ...local, problems }), local.kind === "invalid-files" ? "invalid_workflow_file" : "invalid_command");
+      }
       const code = await sendCode(ctx, client, { root, repo, commit });
       const submitted = await client.json<{ run: RunJson; runs: RunJson[]; warnings: string[] }>("/api/v1/runs", {
         method: "POST",
         json: { repo, run: [target, ...args], files, ...(commit !== undefined ? { commit } : {}), ref: await currentBranch(root), code },
       });
-      // Each warning is already `file:line:col: warning: message`.
-      for (const w of submitted.warnings) ctx.io.err(`dstack: ${w}\n`);
+      // Each warning is already `file:line:col: warning: message`, the path relative to the repository's top.
+      for (const w of submitted.warnings) ctx.io.err(`dstack: ${w.startsWith(".dstack/") ? pathFromCwd(ctx.cwd, root, w) : w}\n`);
       const run = submitted.run;
       const deps = submitted.runs.filter((r) => r.id !== run.id);
       ctx.io.err(`dstack: run ${run.id} (${run.workflow}) submitted${deps.length > 0 ? ` after ${deps.map((d) => `${d.id} (${d.workflow})`).join(", ")}` : ""}: ${run.url}\n`);

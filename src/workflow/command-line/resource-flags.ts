@@ -22,22 +22,37 @@ function gpu(state: WithResources): NonNullable<ResourceOverrides["gpu"]> {
   return state.resources.gpu;
 }
 
+/** An option whose value `parse` turns into a number (or an error message) that `set` stores. */
+function numberFlag<S>(flag: string, value: string, parse: (value: string) => number | string, set: (state: S, n: number) => void): FlagSpec<S> {
+  return {
+    names: [flag],
+    value,
+    apply(state, raw) {
+      const parsed = parse(raw);
+      if (typeof parsed === "string") return parsed;
+      set(state, parsed);
+      return undefined;
+    },
+  };
+}
+
+/** `flag N`: a whole number of at least `min`. */
+function countFlag<S>(flag: string, min: number, set: (state: S, n: number) => void): FlagSpec<S> {
+  return numberFlag(flag, "N", (value) => parseCount(flag, value, min), set);
+}
+
+/** `flag SIZE`: a size in MiB. */
+function sizeFlag<S>(flag: string, set: (state: S, n: number) => void): FlagSpec<S> {
+  return numberFlag(flag, "SIZE", (value) => parseSize(flag, value), set);
+}
+
 /**
  * `--gpu N`, `--gpu-name NAME`, `--gpu-memory SIZE`, `--cpu N`, `--memory SIZE`, `--shm-size SIZE`,
  * `-i/--interruptible`, `-l/--local`: the resource options of ad-hoc runs and of `run <workflow>`.
  */
 export function resourceFlags<S extends WithResources>(): FlagSpec<S>[] {
   return [
-    {
-      names: ["--gpu"],
-      value: "N",
-      apply(state, value) {
-        const count = parseCount("--gpu", value, 0);
-        if (typeof count === "string") return count;
-        gpu(state).count = count;
-        return undefined;
-      },
-    },
+    countFlag("--gpu", 0, (state, count) => (gpu(state).count = count)),
     {
       names: ["--gpu-name"],
       value: "NAME",
@@ -47,46 +62,10 @@ export function resourceFlags<S extends WithResources>(): FlagSpec<S>[] {
         return undefined;
       },
     },
-    {
-      names: ["--gpu-memory"],
-      value: "SIZE",
-      apply(state, value) {
-        const size = parseSize("--gpu-memory", value);
-        if (typeof size === "string") return size;
-        gpu(state).memoryMiB = size;
-        return undefined;
-      },
-    },
-    {
-      names: ["--cpu"],
-      value: "N",
-      apply(state, value) {
-        const count = parseCount("--cpu", value, 1);
-        if (typeof count === "string") return count;
-        state.resources.cpu = count;
-        return undefined;
-      },
-    },
-    {
-      names: ["--memory"],
-      value: "SIZE",
-      apply(state, value) {
-        const size = parseSize("--memory", value);
-        if (typeof size === "string") return size;
-        state.resources.memoryMiB = size;
-        return undefined;
-      },
-    },
-    {
-      names: ["--shm-size"],
-      value: "SIZE",
-      apply(state, value) {
-        const size = parseSize("--shm-size", value);
-        if (typeof size === "string") return size;
-        state.resources.shmSizeMiB = size;
-        return undefined;
-      },
-    },
+    sizeFlag("--gpu-memory", (state, size) => (gpu(state).memoryMiB = size)),
+    countFlag("--cpu", 1, (state, count) => (state.resources.cpu = count)),
+    sizeFlag("--memory", (state, size) => (state.resources.memoryMiB = size)),
+    sizeFlag("--shm-size", (state, size) => (state.resources.shmSizeMiB = size)),
     {
       names: ["-i", "--interruptible"],
       apply(state) {
