@@ -75,8 +75,30 @@ export class GitHubBackoffError extends DstackError {
   constructor(
     readonly installationId: number,
     readonly retryAfterMs: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; message?: string },
   ) {
-    super("unavailable", `GitHub is rate limiting installation ${installationId}: no request for ${Math.ceil(retryAfterMs / 1000)} s`, options);
+    super("unavailable", options?.message ?? `GitHub is rate limiting installation ${installationId}: no request for ${Math.ceil(retryAfterMs / 1000)} s`, options);
   }
+}
+
+/**
+ * The service shut down while a GitHub request waited for the installation's rate gate: it was not
+ * sent. Transient like any back-off (`retryAfterMs` is the wait that was left): the work's retry, in
+ * a BullMQ backoff or in the process that adopts the run, sends it once the window has ended.
+ */
+export class GitHubWaitAbortedError extends GitHubBackoffError {
+  constructor(installationId: number, route: string, retryAfterMs: number) {
+    super(installationId, retryAfterMs, {
+      message: `GitHub request ${route} to installation ${installationId} was not sent: the service shut down while it waited ${Math.ceil(retryAfterMs / 1000)} s more for the rate gate; it is sent again later`,
+    });
+  }
+}
+
+/**
+ * Whether `err` is a refusal a user may read (a missing tag, a bad command), which a handler answers
+ * with a reply; a transient failure (`unavailable`: GitHub rate limiting, a shutdown) is thrown on
+ * instead, so the job's retry does the work later rather than telling the user that nothing ran.
+ */
+export function isRefusal(err: unknown): err is DstackError {
+  return err instanceof DstackError && err.code !== "unavailable";
 }

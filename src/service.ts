@@ -80,7 +80,10 @@ export interface Service {
   redis: Redis;
   /** The repositories' secrets, encrypted under `keys.secretsKey` (DSTACK_SECRETS_KEY). */
   secretStore: SecretStore;
-  /** Stops everything in reverse start order; idempotent. Running local agents are left to be adopted. */
+  /**
+   * Stops everything in reverse start order; idempotent. Running local agents are left to be adopted.
+   * GitHub requests waiting for the rate gate fail at once (`GitHubWaitAbortedError`, transient).
+   */
   close(): Promise<void>;
 }
 
@@ -134,8 +137,12 @@ export async function startService(config: Config, log: Logger, overrides: Servi
 
   let probot: Probot | undefined;
   // Every GitHub request of an installation passes one gate shared by all processes on this Redis.
+  // `close()` aborts the waits for it first: a back-off window (up to a minute) would otherwise hold
+  // the shutdown and the workers' jobs; the interrupted work is retried later, here or elsewhere.
   const rateGate = new GitHubRateGate({ redis, prefix }, overrides.githubRate);
-  const guardGitHub = (client: GitHubClient, installationId: number): GitHubClient => rateLimitedClient(client, { gate: rateGate, installationId, log });
+  const shutdown = new AbortController();
+  const guardGitHub = (client: GitHubClient, installationId: number): GitHubClient =>
+    rateLimitedClient(client, { gate: rateGate, installationId, log, signal: shutdown.signal });
   if (config.github !== undefined) {
     probot = new Probot({
       appId: config.github.appId,
@@ -177,13 +184,19 @@ export async function startService(config: Config, log: Logger, overrides: Servi
   if (config.role !== "worker") {
     const router = new Router(log, sendErrorPage);
     router.add("GET", "/healthz", async (ctx) => {
+      // The 1 s timer is cleared once Redis answers: left running, it held a process that was
+      // done (a closed service, Jest's worker) alive for up to a second after each probe.
+      let timer: NodeJS.Timeout | undefined;
       const ok = await Promise.race([
         redis.ping().then(
           () => true,
           () => false,
         ),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(false), 1000);
+        }),
       ]);
+      clearTimeout(timer);
       sendJson(ctx.res, ok ? 200 : 503, { status: ok ? "ok" : "redis unavailable", github: config.github !== undefined });
     });
     if (config.github !== undefined) {
@@ -356,6 +369,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     secretStore,
     close() {
       closed ??= (async () => {
+        shutdown.abort();
         for (const close of closers.reverse()) {
           try {
             await close();

@@ -69,6 +69,7 @@ export function mountSettingsPage(router: Router, deps: SettingsDeps): void {
           label: t.label,
           created: formatTime(t.createdAt),
           expires: t.expiresAt === null ? "no expiry" : formatTime(t.expiresAt),
+          expiryImplied: t.expiryImplied === true,
           expired: t.expiresAt !== null && t.expiresAt <= now(),
           lastUsed: t.lastUsedAt === undefined ? "never" : formatTime(t.lastUsedAt),
         })),

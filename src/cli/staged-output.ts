@@ -1,3 +1,4 @@
+import { rmdirSync, rmSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, rename, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { FileWriteError, isFileSystemError } from "./file-write-error.js";
@@ -66,6 +67,25 @@ export class StagedOutput {
   async discard(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true }).catch(() => undefined); // best effort: the error that stopped the command matters more
     await removeEmpty(this.made);
+  }
+
+  /**
+   * {@link discard} for a process about to exit (Ctrl-C): synchronous, since no later turn of the event
+   * loop comes. Files still open for writing are unlinked with their folder. Never throws.
+   */
+  discardNow(): void {
+    try {
+      rmSync(this.staging, { recursive: true, force: true });
+    } catch {
+      // best effort: the process is exiting, and a leftover staging folder is all that can remain
+    }
+    for (const folder of this.made) {
+      try {
+        rmdirSync(folder);
+      } catch {
+        // not empty or gone: leave it
+      }
+    }
   }
 
   private async checkPlace(rel: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { DstackError } from "../errors.js";
+import { isRefusal } from "../errors.js";
 import { isTerminal, type Run } from "../runs/types.js";
 import { loadWorkflows } from "../workflow/index.js";
 import { RERUN_ACTION, STOP_ACTION } from "./check-run-actions.js";
@@ -82,7 +82,7 @@ async function rerun(deps: RepoEventDeps, run: Run, input: { actor: string; inst
       code: run.code,
     });
   } catch (err) {
-    if (!(err instanceof DstackError)) throw err;
+    if (!isRefusal(err)) throw err;
     await refuseAsCheckRun(deps, { repo: run.repo, commit: run.commit, workflow: run.workflow.name, title: `${run.workflow.name} did not start again`, message: err.message });
   }
 }

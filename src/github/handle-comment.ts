@@ -1,4 +1,4 @@
-import { DstackError } from "../errors.js";
+import { DstackError, isRefusal } from "../errors.js";
 import { escapeMarkdown, GITHUB_LIMITS, render, truncate } from "../render.js";
 import { approveRun } from "../runs/approve-run.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
@@ -231,7 +231,7 @@ async function runCommand(
           },
         );
       } catch (err) {
-        if (!(err instanceof DstackError)) throw err;
+        if (!isRefusal(err)) throw err;
         await reply(deps, ctx, { command: command.line, title: "Nothing ran", message: err.message });
         return false;
       }

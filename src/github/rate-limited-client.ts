@@ -1,4 +1,5 @@
-import { GitHubBackoffError } from "../errors.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { GitHubBackoffError, GitHubWaitAbortedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { GitHubClient, GitHubResponse } from "./client.js";
 import type { GitHubRateGate, RequestPriority } from "./rate-gate.js";
@@ -17,6 +18,12 @@ export interface RateLimitedClientOptions {
    * worker's slot for an hour-long window. Default: 60000.
    */
   maxWaitMs?: number;
+  /**
+   * Aborted when the service shuts down: a wait for the gate ends at once and the call throws
+   * `GitHubWaitAbortedError`, so `close()` does not sit out a back-off window (up to `maxWaitMs`)
+   * holding the worker's jobs. Requests that need no wait still go.
+   */
+  signal?: AbortSignal;
 }
 
 function isContentCreating(route: string): boolean {
@@ -34,6 +41,17 @@ export function rateLimitedClient(inner: GitHubClient, options: RateLimitedClien
   const { gate, installationId } = options;
   const maxWaitMs = options.maxWaitMs ?? 60_000;
 
+  /** Sleeps `waitMs`, or throws `GitHubWaitAbortedError` as soon as the service shuts down. */
+  async function waitForGate(route: string, waitMs: number): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      await delay(waitMs, undefined, { signal: options.signal });
+    } catch (err) {
+      if (options.signal?.aborted !== true) throw err;
+      throw new GitHubWaitAbortedError(installationId, route, Math.max(0, waitMs - (Date.now() - startedAt)));
+    }
+  }
+
   async function send(route: string, params: Record<string, unknown> | undefined, priority: RequestPriority): Promise<GitHubResponse | undefined> {
     const write = isContentCreating(route);
     let waitedMs = 0;
@@ -42,7 +60,7 @@ export function rateLimitedClient(inner: GitHubClient, options: RateLimitedClien
       if (wait === 0) break;
       if (priority === "low") return undefined;
       if (waitedMs + wait > maxWaitMs) throw new GitHubBackoffError(installationId, wait);
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await waitForGate(route, wait);
       waitedMs += wait;
     }
     try {

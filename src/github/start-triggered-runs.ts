@@ -1,4 +1,4 @@
-import { DstackError } from "../errors.js";
+import { isRefusal } from "../errors.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
 import type { Trigger } from "../runs/types.js";
 import type { SourceFile, Workflow } from "../workflow/types.js";
@@ -46,7 +46,7 @@ export async function startTriggeredRuns(
       });
       started.push(w.name);
     } catch (err) {
-      if (!(err instanceof DstackError)) throw err;
+      if (!isRefusal(err)) throw err;
       await refuseAsCheckRun(deps, { repo: input.repo, commit: input.commit, workflow: w.name, title: `${w.name} did not start`, message: err.message });
     }
   }

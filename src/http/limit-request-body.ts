@@ -31,6 +31,10 @@ export function limitRequestBody(req: IncomingMessage, maxBytes: number, tooLarg
       callback(null, chunk);
     },
   });
+  // The limit may trip before the store attaches to `body` (a small limit, a body that came in one
+  // read while the store made its folder): unheard, that 'error' event would end the process. The
+  // store still sees the error, since an errored stream fails its pipeline at once.
+  body.on("error", () => undefined);
   req.pipe(body);
   // Also a client that goes away mid-body (ECONNRESET "aborted"): the store's put fails rather than waits.
   req.on("error", (err) => body.destroy(err));

@@ -347,7 +347,13 @@ async function publishConclusion(deps: SuperviseDeps, run: Run, publisher: RunPu
   }
 }
 
+/**
+ * Waits `ms`, or less when `signal` aborts. An abort that came first (a shutdown that aborted this
+ * request's wait in the rate gate, then the supervisor) ends it at once: no "abort" event fires
+ * for a signal that is aborted already, and the wait is up to a minute after a rate limit.
+ */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startGitHubDouble, type GitHubDouble } from "../helpers/github-double.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
@@ -114,6 +115,19 @@ describe("a renamed login, registered again by someone else, inherits nothing", 
     expect(own.tokens.map((t) => t.id)).toEqual([aliceTokenId]);
     // The token still names the login `alice`, which is the stranger's now: GitHub's answer about it is not alice's.
     expect((await call("GET", "/api/v1/runs?repo=acme/other", { token: aliceToken })).status).toBe(404);
+  }, 20_000);
+
+  it("a token made before ids were kept (by login only) is refused once its implied 90 days are over, not run as the stranger", async () => {
+    // The records as the service wrote them before ids and expiry were kept: nothing tells whose `alice` it was.
+    const token = "dstack_u_alice-before-ids-were-kept-0123456789abcdefghijklmn";
+    const hash = createHash("sha256").update(token).digest("hex");
+    const createdAt = Date.now() - 91 * 24 * 3600_000;
+    await service.redis.set(`${redis.prefix}:cli-token:${hash}`, JSON.stringify({ id: "a11ce0ld0001", login: "alice", createdAt }));
+    await service.redis.hset(`${redis.prefix}:cli-tokens:alice`, "a11ce0ld0001", JSON.stringify({ hash, createdAt }));
+    // The stranger `alice` may write to acme/other; the old token must not.
+    const res = await call("GET", "/api/v1/runs?repo=acme/other", { token });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { message: string }).message).toMatch(/^this personal CLI token \(a11ce0ld0001\) expired on /);
   }, 20_000);
 
   it("an approval records the approver's id, which the new `alice` does not have", async () => {

@@ -467,19 +467,84 @@ describe("personal CLI tokens: labels, expiry, last use", () => {
     expect((await cli(["runs", "--repo", "acme/web"], made.token)).stderr).toContain("revoked or never existed");
   });
 
-  it("keep working when made before labels and expiry existed, listed as no label and no expiry", async () => {
-    const ada = await signIn("ada");
-    const token = "dstack_u_made-before-expiry-existed-0123456789abcdefghijk";
+  /** Records as the service wrote them before labels, expiry and user ids were kept. */
+  async function legacyToken(id: string, createdAt: number): Promise<{ token: string; key: string }> {
+    const token = `dstack_u_made-before-expiry-existed-${id}-0123456789abcdefghijk`;
     const hash = createHash("sha256").update(token).digest("hex");
-    const createdAt = Date.now() - 400 * DAY_MS;
-    // The records as the service wrote them before this change.
-    await service.redis.set(`${redis.prefix}:cli-token:${hash}`, JSON.stringify({ id: "0ld70ken0001", login: "ada", createdAt }));
-    await service.redis.hset(`${redis.prefix}:cli-tokens:ada`, "0ld70ken0001", JSON.stringify({ hash, createdAt }));
-    expect((await cli(["runs", "--repo", "acme/web", "--json"], token)).code).toBe(0);
-    expect((await listed(ada)).find((t) => t.id === "0ld70ken0001")).toMatchObject({ label: "", expiresAt: null, expired: false });
+    await service.redis.set(`${redis.prefix}:cli-token:${hash}`, JSON.stringify({ id, login: "ada", createdAt }));
+    await service.redis.hset(`${redis.prefix}:cli-tokens:ada`, id, JSON.stringify({ hash, createdAt }));
+    return { token, key: `${redis.prefix}:cli-token:${hash}` };
+  }
+
+  it("made before expiry existed: no label, an implied expiry 90 days after creation, refused after it like any expired token", async () => {
+    const ada = await signIn("ada");
+    const youngAt = Date.now() - 80 * DAY_MS;
+    const oldAt = Date.now() - 100 * DAY_MS;
+    const young = await legacyToken("0ld70ken0001", youngAt);
+    const old = await legacyToken("0ld70ken0002", oldAt);
+    expect((await cli(["runs", "--repo", "acme/web", "--json"], young.token)).code).toBe(0);
+    // Its use is recorded without making the implied expiry explicit, and its record now expires with it (plus the grace).
+    const stored = JSON.parse((await service.redis.get(young.key)) ?? "{}") as Record<string, unknown>;
+    expect(stored).not.toHaveProperty("expiresAt");
+    expect(typeof stored.lastUsedAt).toBe("number");
+    expect(await service.redis.pexpiretime(young.key)).toBe(youngAt + 120 * DAY_MS);
+    const mine = await listed(ada);
+    // Reading the login's old list gave it a TTL: that of its longest-lived token.
+    expect(await service.redis.pexpiretime(`${redis.prefix}:cli-tokens:ada`)).toBe(youngAt + 120 * DAY_MS);
+    expect(mine.find((t) => t.id === "0ld70ken0001")).toMatchObject({ label: "", expiresAt: new Date(youngAt + 90 * DAY_MS).toISOString(), expired: false, expiryImplied: true });
+    expect(mine.find((t) => t.id === "0ld70ken0002")).toMatchObject({ expiresAt: new Date(oldAt + 90 * DAY_MS).toISOString(), expired: true, expiryImplied: true });
+    const when = `${new Date(oldAt + 90 * DAY_MS).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+    const message = `this personal CLI token (0ld70ken0002) expired on ${when}; create a new one on the service's settings page (/settings) and store it with \`dstack config --token\``;
+    const res = await fetch(`${service.url}/api/v1/runs?repo=acme/web`, { headers: { authorization: `Bearer ${old.token}` } });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { message: string }).message).toBe(message);
+    const table = await cli(["tokens", "list"], young.token);
+    expect(table.stdout).toMatch(/^0ld70ken0001 \*\s+-\s+\d{4}-\d\d-\d\d\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(implied\)\s+\d+s ago$/m);
     const page = await (await get("/settings", ada, { accept: "text/html" })).text();
-    expect(page).toMatch(/<tr data-token-id="0ld70ken0001"><td><code>0ld70ken0001<\/code><\/td><td><span class="muted">no label<\/span><\/td><td>[^<]+<\/td><td>no expiry<\/td><td>\d{4}-/);
-    expect((await send("DELETE", "/api/v1/user/tokens/0ld70ken0001", ada)).status).toBe(200);
+    expect(page).toMatch(/<tr data-token-id="0ld70ken0001"><td><code>0ld70ken0001<\/code><\/td><td><span class="muted">no label<\/span><\/td><td>[^<]+<\/td><td>\d{4}-[^<]+ <span class="muted" title="[^"]+">\(implied\)<\/span><\/td><td>\d{4}-/);
+    expect(page).toMatch(/<tr data-token-id="0ld70ken0002"><td><code>0ld70ken0002<\/code><\/td><td><span class="muted">no label<\/span><\/td><td>[^<]+<\/td><td><strong>expired<\/strong> [^<]+ <span class="muted"/);
+    for (const id of ["0ld70ken0001", "0ld70ken0002"]) expect((await send("DELETE", `/api/v1/user/tokens/${id}`, ada)).status).toBe(200);
+  });
+
+  it("an explicit `never` token made today stays valid: only tokens without a stored expiry get the implied one", async () => {
+    const ada = await signIn("ada");
+    const forever = await make(ada, { label: "ci", expiresIn: "never" });
+    // Made long ago by the clock (as a token asked for with `never` would be, years from now).
+    const record = JSON.parse((await service.redis.get(tokenKey(forever.token))) ?? "{}") as { createdAt: number };
+    await service.redis.set(tokenKey(forever.token), JSON.stringify({ ...record, createdAt: Date.now() - 400 * DAY_MS }));
+    expect((await cli(["runs", "--repo", "acme/web", "--json"], forever.token)).code).toBe(0);
+    expect(await service.redis.ttl(tokenKey(forever.token))).toBe(-1);
+    expect((await listed(ada)).find((t) => t.id === forever.id)).toMatchObject({ expiresAt: null, expired: false, expiryImplied: false });
+    expect((await send("DELETE", `/api/v1/user/tokens/${forever.id}`, ada)).status).toBe(200);
+  });
+
+  it("are deleted 30 days after they expire: a Redis TTL on the record, pruned from the list and from a lookup, no index entry left", async () => {
+    // A user of their own: the list's TTL is that of its longest-lived token.
+    const owen = await signIn("owen");
+    const made = await make(owen, { label: "short", expiresIn: "1h" });
+    const expiresAt = Date.parse(made.expiresAt ?? "");
+    expect(await service.redis.pexpiretime(tokenKey(made.token))).toBe(expiresAt + 30 * DAY_MS);
+    const owenList = `${redis.prefix}:cli-tokens:#${double.userId("owen")}`;
+    expect(await service.redis.pexpiretime(owenList)).toBe(expiresAt + 30 * DAY_MS);
+    // 29 days after expiry it is still listed, as expired.
+    const record = JSON.parse((await service.redis.get(tokenKey(made.token))) ?? "{}") as Record<string, unknown>;
+    await service.redis.set(tokenKey(made.token), JSON.stringify({ ...record, expiresAt: Date.now() - 29 * DAY_MS }));
+    expect((await listed(owen)).find((t) => t.id === made.id)).toMatchObject({ expired: true });
+    // 31 days after: a request with it deletes both records and finds nothing.
+    await service.redis.set(tokenKey(made.token), JSON.stringify({ ...record, expiresAt: Date.now() - 31 * DAY_MS }));
+    expect((await cli(["runs", "--repo", "acme/web"], made.token)).stderr).toContain("revoked or never existed");
+    expect(await service.redis.exists(tokenKey(made.token))).toBe(0);
+    expect(await service.redis.hexists(owenList, made.id)).toBe(0);
+    // A record Redis expired by its TTL: the list's entry goes when the list is read.
+    const gone = await make(owen, { label: "gone", expiresIn: "1h" });
+    await service.redis.del(tokenKey(gone.token));
+    expect((await listed(owen)).map((t) => t.id)).not.toContain(gone.id);
+    expect(await service.redis.hexists(owenList, gone.id)).toBe(0);
+    // A legacy token past its implied expiry and grace: gone from the login's list when it is read.
+    const ancient = await legacyToken("0ld70ken0003", Date.now() - 130 * DAY_MS);
+    expect((await listed(await signIn("ada"))).map((t) => t.id)).not.toContain("0ld70ken0003");
+    expect(await service.redis.exists(ancient.key)).toBe(0);
+    expect(await service.redis.hexists(`${redis.prefix}:cli-tokens:ada`, "0ld70ken0003")).toBe(0);
   });
 
   it("record their last use, and the CLI lists and revokes its user's tokens but cannot make one", async () => {
@@ -537,7 +602,7 @@ describe("personal CLI tokens: labels, expiry, last use", () => {
     expect((await cli(["runs", "--repo", "acme/web", "--json"], undefined)).code).toBe(0);
     const typo = await cli(["login", "--expires-in", "soon"], undefined);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toBe('dstack: bad expiresIn "soon": write a number of days or hours (`30d`, `12h`, at most 3650d) or `never`\n');
+    expect(typo.stderr).toBe('dstack: bad --expires-in "soon": write a number of days or hours (`30d`, `12h`, at most 3650d) or `never`\n');
     await rm(file);
   });
 

@@ -1,4 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -80,6 +82,40 @@ beforeAll(async () => {
   brokenRunId = broken.id;
 }, 60_000);
 
+/**
+ * A front for the service that passes everything through but stalls file downloads after their first
+ * 64 KiB (until the client goes away): a download that is surely in flight when the test signals the CLI.
+ */
+async function startStallingFront(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const upstream = request(new URL(req.url ?? "/", target), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (!(req.url ?? "").includes("/artifacts/file")) return void answer.pipe(res);
+      let sent = 0;
+      answer.on("data", (chunk: Buffer) => {
+        if (sent < 64 * 1024) res.write(chunk.subarray(0, 64 * 1024 - sent));
+        sent += chunk.length;
+      });
+      res.on("close", () => answer.destroy());
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
+  };
+}
+
+/** Polls until `dir` holds a `.dstack-download-*` folder with a partly written file in it. */
+async function waitForStagedBytes(dir: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const names = await tree(dir).catch(() => []);
+    if (names.some((n) => n.startsWith(".dstack-download-") && n.endsWith("model.bin"))) return;
+  }
+  throw new Error(`no staged download appeared in ${dir}`);
+}
+
 afterAll(async () => {
   await service?.stop();
   await redis?.stop();
@@ -100,6 +136,13 @@ describe("dstack artifacts download", () => {
     expect(res.code).toBe(1);
     // Before the fix Node's recursive mkdir never returned; a CLI start plus two requests is well under this.
     expect(res.ms).toBeLessThan(10_000);
+  });
+
+  it("refuses an empty -o (an unset shell variable) with exit 2, writing nothing into the current folder", async () => {
+    const before = await tree(work);
+    const res = await cli(["artifacts", "download", runId, "-o", ""]);
+    expect(res).toMatchObject({ code: 2, stdout: "", stderr: "dstack: -o needs a folder: `-o DIR` (`-o .` for the current one)\n" });
+    expect(await tree(work)).toEqual(before);
   });
 
   it("refuses a DIR that is an existing file, leaving the file as it was", async () => {
@@ -153,4 +196,32 @@ describe("dstack artifacts download", () => {
     expect(again.code).not.toBe(0);
     expect(await tree(path.join(work, "existing"))).toEqual(["mine.txt"]);
   });
+
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)("removes its staging folder and the DIR it made on %s mid-download, and exits %i", async (signal, code) => {
+    const front = await startStallingFront(service.url);
+    try {
+      let child: ChildProcess | undefined;
+      const dir = path.join(work, `stopped-${code}`, "new");
+      const done = runCli(["artifacts", "download", runId, "-o", dir], work, { env: { ...env, DSTACK_URL: front.url }, onSpawn: (c) => (child = c) });
+      await waitForStagedBytes(dir);
+      child?.kill(signal);
+      const res = await done;
+      expect(res.code).toBe(code);
+      expect(res.stderr).toBe(`\ndstack: ${signal === "SIGINT" ? "interrupted" : "terminated"}; the partial download was removed\n`);
+      expect(await readdir(work)).not.toContain(`stopped-${code}`);
+      // Into an existing folder: what was there stays, nothing else.
+      await mkdir(path.join(work, "kept"), { recursive: true });
+      await writeFile(path.join(work, "kept", "mine.txt"), "mine\n");
+      const again = runCli(["artifacts", "download", runId, "-o", "kept"], work, { env: { ...env, DSTACK_URL: front.url }, onSpawn: (c) => (child = c) });
+      await waitForStagedBytes(path.join(work, "kept"));
+      child?.kill(signal);
+      expect((await again).code).toBe(code);
+      expect(await tree(path.join(work, "kept"))).toEqual(["mine.txt"]);
+    } finally {
+      await front.close();
+    }
+  }, 60_000);
 });

@@ -242,21 +242,37 @@ describe("dstack stop and failing runs", () => {
 });
 
 describe("dstack failures", () => {
-  it("refuses a working tree over the upload limit before sending it, naming the biggest file", async () => {
-    const big = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-big-"));
+  /** Runs `dstack run hello` in a new repository holding one sparse `weights.bin` of `size` (`truncate -s`): big on paper, nothing on disk. */
+  async function runWithSparseFile(name: string, size: string): Promise<Awaited<ReturnType<typeof runCli>>> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `dstack-cli-${name}-`));
     try {
-      git(big, "init", "-q", "-b", "main");
-      git(big, "remote", "add", "origin", "https://example.com/acme/big.git");
-      await mkdir(path.join(big, ".dstack"));
-      await writeFile(path.join(big, ".dstack", "workflows.yaml"), WORKFLOWS);
-      // A sparse file: 101 MiB on paper, nothing on disk.
-      execFileSync("truncate", ["-s", "101M", path.join(big, "weights.bin")]);
-      const res = await runCli(["run", "hello"], big, { env });
-      expect(res.code).toBe(2);
-      expect(res.stderr).toMatch(/^dstack: the working tree is 106 MB, over the 100 MiB upload limit; the biggest files: weights\.bin \(106 MB\), /);
+      git(dir, "init", "-q", "-b", "main");
+      git(dir, "remote", "add", "origin", `https://example.com/acme/${name}.git`);
+      await mkdir(path.join(dir, ".dstack"));
+      await writeFile(path.join(dir, ".dstack", "workflows.yaml"), WORKFLOWS);
+      execFileSync("truncate", ["-s", size, path.join(dir, "weights.bin")]);
+      return await runCli(["run", "hello"], dir, { env });
     } finally {
-      await rm(big, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  it("warns of a working tree over the default upload limit, naming the biggest file, and lets the service's limit decide", async () => {
+    const res = await runWithSparseFile("big", "101M");
+    expect(res.stderr.split("\n")[1]).toMatch(
+      /^dstack: warning: the working tree is 106 MB, over the default 100 MiB upload limit \(the biggest files: weights\.bin \(106 MB\), .*\); sending it anyway: the service's DSTACK_MAX_CODE_UPLOAD_BYTES decides, on the gzipped size\. If it is refused, add them to \.gitignore, or commit and push$/,
+    );
+    // Zeros gzip to almost nothing: far under the service's limit, which is what counts.
+    expect(res.stderr).toMatch(/run [a-z0-9]+ \(hello\) submitted/);
+    expect(res.code).toBe(0);
+  });
+
+  it("refuses to pack a working tree over what it can hold in memory, naming the biggest file, exit 2", async () => {
+    // 3 GiB on paper, refused from its size alone, before a byte is read.
+    const res = await runWithSparseFile("huge", "3G");
+    expect(res.stderr.trim().split("\n").at(-1)).toMatch(/^dstack: the working tree is 3\.2 GB, more than the 2\.1 GB this CLI packs \(the biggest files: weights\.bin \(3\.2 GB\)/);
+    expect(res.stderr).not.toMatch(/submitted/);
+    expect(res.code).toBe(2);
   });
 
 

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
@@ -20,6 +20,8 @@ export interface CliOptions {
   input?: string;
   /** Called with each stdout chunk as it arrives (latency measurements). */
   onStdout?: (chunk: string) => void;
+  /** Called with the CLI's process once started (to send it signals). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Runs the real built CLI, `node bin/dstack.js ARGS`, in `cwd`. */
@@ -31,6 +33,7 @@ export function runCli(args: readonly string[], cwd: string, options: CliOptions
       env: { ...process.env, ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
+    options.onSpawn?.(child);
     child.stdin.end(options.input ?? "");
     let stdout = "";
     let stderr = "";

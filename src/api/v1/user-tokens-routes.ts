@@ -27,13 +27,14 @@ export function mountUserTokensRoutes(router: Router, deps: ApiV1Deps): void {
   };
   const now = () => deps.now?.() ?? Date.now();
   const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-  /** `current`: the token this request carries. Old tokens without a label list it as "". */
+  /** `current`: the token this request carries. Old tokens without a label list it as "", their implied expiry as `expiryImplied`. */
   const json = (t: CliTokenInfo, tokenId?: string) => ({
     id: t.id,
     label: t.label,
     createdAt: iso(t.createdAt),
     expiresAt: iso(t.expiresAt),
     expired: t.expiresAt !== null && t.expiresAt <= now(),
+    expiryImplied: t.expiryImplied === true,
     lastUsedAt: iso(t.lastUsedAt),
     current: t.id === tokenId,
   });

@@ -10,6 +10,7 @@ import { connect, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
 import { FileWriteError, isFileSystemError } from "../file-write-error.js";
 import { formatBytes, formatTable } from "../format.js";
+import { onInterrupt } from "../on-interrupt.js";
 import { ProgressBar } from "../progress-bar.js";
 import { StagedOutput } from "../staged-output.js";
 
@@ -48,6 +49,8 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
     .argument("<run>", "the run id")
     .option("-o, --output <dir>", "where to write them", ".")
     .action(async (runId: string, options: { output: string }) => {
+      // `-o ""` (an unset shell variable) would write into the current folder and say "to ".
+      if (options.output === "") throw new InvalidInputError("-o needs a folder: `-o DIR` (`-o .` for the current one)");
       const client = await connect(ctx);
       const list = await listArtifacts(client, runId);
       const paths = list.artifacts.map((a) => a.path);
@@ -56,6 +59,11 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
       // Made and proven writable before any byte is fetched: a bad -o fails at once.
       const output = await StagedOutput.open(dir);
       const bar = new ProgressBar(ctx.tty.err ? ctx.io.err : undefined, list.totalBytes);
+      // Ctrl-C or `kill` mid-download: no hidden staging folder (nor a DIR made for it) is left behind.
+      const stopHandling = onInterrupt((signal) => {
+        output.discardNow();
+        ctx.io.err(`\ndstack: ${signal === "SIGINT" ? "interrupted" : "terminated"}; the partial download was removed\n`);
+      });
       try {
         await downloadAll(paths, (rel, signal) => downloadFile(client, { runId, rel, output, signal }, (n) => bar.add(n)));
         await output.commit(paths);
@@ -63,6 +71,7 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
         await output.discard();
         throw err;
       } finally {
+        stopHandling();
         bar.done();
       }
       ctx.io.err(`downloaded ${list.artifacts.length} file${list.artifacts.length === 1 ? "" : "s"} (${formatBytes(list.totalBytes)}) to ${options.output}\n`);

@@ -14,7 +14,7 @@ import { pathFromCwd } from "../find-dstack-root.js";
 import { followLog } from "../follow-log.js";
 import { formatBytes } from "../format.js";
 import { currentBranch, gitRoot, headCommit, localChanges, repoOf, workingTreeFiles } from "../git-repo.js";
-import { MAX_PACKED_BYTES, packFiles } from "../pack-files.js";
+import { DEFAULT_UPLOAD_LIMIT_BYTES, packFiles } from "../pack-files.js";
 import { readDstackFolder } from "../read-dstack-folder.js";
 import { reportEnd } from "../report-end.js";
 
@@ -30,7 +30,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .command("run")
     .description(
       `run a workflow of .dstack/workflows.yaml (or a provider ad hoc: \`run python train.py --gpu 1\`) at this checkout, local changes included; ` +
-        `without GitHub access to the commit the working tree is uploaded (tracked and untracked files, not ignored ones; at most ${MAX_PACKED_BYTES / (1024 * 1024)} MiB)`,
+        `without GitHub access to the commit the working tree is uploaded (tracked and untracked files, not ignored ones; at most the service's DSTACK_MAX_CODE_UPLOAD_BYTES gzipped, by default ${DEFAULT_UPLOAD_LIMIT_BYTES / (1024 * 1024)} MiB)`,
     )
     .argument("<workflow|provider>", "a workflow name, or a provider (python, bash, docker, curl) for an ad-hoc run")
     .argument("[args...]", "the workflow's arguments and variables (`--epochs 10`), resource flags (`--gpu 2`), or the provider's arguments")
@@ -97,6 +97,7 @@ async function sendCode(ctx: CommandContext, client: ApiClient, input: { root: s
       const changes = await localChanges(root);
       if (changes.changed.length === 0 && changes.deleted.length === 0) return { kind: "github", deleted: [] };
       const packed = await packFiles(root, changes.changed, "the local changes");
+      warnOverDefault(ctx, packed.warning);
       const upload = await uploadTarball(client, packed.tarball, repo);
       ctx.io.err(
         `dstack: sending local changes on top of ${commit.slice(0, 12)}: ${changes.changed.length} changed or new file(s) (${formatBytes(packed.sizeBytes)}), ${changes.deleted.length} deleted\n`,
@@ -107,10 +108,14 @@ async function sendCode(ctx: CommandContext, client: ApiClient, input: { root: s
   }
   const tree = await workingTreeFiles(root);
   const packed = await packFiles(root, tree, "the working tree");
-  ctx.io.err(
-    `dstack: ${reason}: uploading the working tree instead (${tree.length} file(s), ${formatBytes(packed.sizeBytes)}; limit ${MAX_PACKED_BYTES / (1024 * 1024)} MiB)\n`,
-  );
+  ctx.io.err(`dstack: ${reason}: uploading the working tree instead (${tree.length} file(s), ${formatBytes(packed.sizeBytes)})\n`);
+  warnOverDefault(ctx, packed.warning);
   return { kind: "upload", upload: await uploadTarball(client, packed.tarball, repo) };
+}
+
+/** Says, before sending it, that an upload is over the default limit (the service's own limit decides). */
+function warnOverDefault(ctx: CommandContext, warning: string | undefined): void {
+  if (warning !== undefined) ctx.io.err(`dstack: warning: ${warning}\n`);
 }
 
 /** The repository is named so that the service can check a personal token's write permission on it. */

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { InvalidInputError } from "../../errors.js";
 import type { CommandContext } from "../command-context.js";
 import { connect, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
@@ -9,9 +10,11 @@ export interface CliTokenJson {
   id: string;
   label: string;
   createdAt: string;
-  /** null: no expiry (asked for, or a token made before tokens expired). */
+  /** null: no expiry (asked for with `never`). */
   expiresAt: string | null;
   expired: boolean;
+  /** A token made before tokens expired: `expiresAt` is 90 days after its creation. */
+  expiryImplied?: boolean;
   lastUsedAt: string | null;
   /** The token this request carried. */
   current: boolean;
@@ -27,7 +30,7 @@ export function registerTokens(program: Command, ctx: CommandContext): void {
   tokens
     .command("list")
     .description("list your CLI tokens: id, label, created, expires, last used; * marks the one this CLI uses")
-    .option("--json", "print a JSON array of {id, label, createdAt, expiresAt, expired, lastUsedAt, current}")
+    .option("--json", "print a JSON array of {id, label, createdAt, expiresAt, expired, expiryImplied, lastUsedAt, current}")
     .action(async (options: { json?: boolean }) => {
       const client = await connect(ctx);
       const { login, tokens: list } = await client.json<{ login: string; tokens: CliTokenJson[] }>("/api/v1/user/tokens");
@@ -45,6 +48,8 @@ export function registerTokens(program: Command, ctx: CommandContext): void {
     .description("revoke one of your CLI tokens (it stops working at once; revoking the one this CLI uses logs it out)")
     .argument("<id>", "the token's id, as `dstack tokens list` shows it")
     .action(async (id: string) => {
+      // An empty id would name the list itself (`DELETE /api/v1/user/tokens/`), which the server refuses as a route.
+      if (id.trim() === "") throw new InvalidInputError("no token id: give the id `dstack tokens list` shows");
       const client = await connect(ctx);
       await client.request(`/api/v1/user/tokens/${encodeURIComponent(id)}`, { method: "DELETE" });
       ctx.io.out(`revoked CLI token ${id}\n`);
@@ -54,5 +59,5 @@ export function registerTokens(program: Command, ctx: CommandContext): void {
 
 function expiry(t: CliTokenJson): string {
   if (t.expiresAt === null) return "no expiry";
-  return `${t.expired ? "expired " : ""}${t.expiresAt.slice(0, 16).replace("T", " ")} UTC`;
+  return `${t.expired ? "expired " : ""}${t.expiresAt.slice(0, 16).replace("T", " ")} UTC${t.expiryImplied === true ? " (implied)" : ""}`;
 }
