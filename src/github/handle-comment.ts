@@ -116,13 +116,15 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
 /** Why a fork's head is not run on this command, in the reply's words. */
 function headChangeMessage(change: HeadChange): string {
   const sha = `\`${change.sha.slice(0, 7)}\``;
+  // One shape for both sources of the time (a record's ISO time with milliseconds, GitHub's `updated_at`).
+  const at = `${new Date(change.at).toISOString().slice(0, 19).replace("T", " ")} UTC`;
   switch (change.why) {
     case "unseen":
       return `the pull request's head ${sha} had not reached this service before this command, so it cannot tell that it is the commit the writer reviewed; it has noted it now: a writer must ask again to run it`;
     case "pushed":
-      return `the pull request changed after this command (new head ${sha} pushed at ${change.at}); a writer must ask again`;
+      return `the pull request changed after this command (new head ${sha} pushed at ${at}); a writer must ask again`;
     case "updated":
-      return `the pull request changed after this command (updated at ${change.at}, head ${sha}); a writer must ask again`;
+      return `the pull request changed after this command (updated at ${at}, head ${sha}); a writer must ask again`;
   }
 }
 

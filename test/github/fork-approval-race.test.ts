@@ -49,6 +49,7 @@ describe("a writer's /dstack run on a fork's pull request approves the head the 
     await fork.deliver(payload);
     const reply = await fork.changedReply(forkPr, headB);
     expect(reply.body).toContain("a writer must ask again");
+    expect(reply.body).toMatch(/the pull request changed after this command \(new head `[0-9a-f]{7}` pushed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)/);
     await settle();
     expect({ eyes: fork.eyesOn(commentId), runsAtB: await fork.runsAt(headB), runsAtA: await fork.runsAt(headA) }).toEqual({ eyes: false, runsAtB: 0, runsAtA: 1 });
 
@@ -82,7 +83,8 @@ describe("a writer's /dstack run on a fork's pull request approves the head the 
     const quiet = fork.addForkPr("quiet-fork"); // no pull_request events reach the service (sent before it was installed)
     const fresh = fork.write(quiet.number, "/dstack run env");
     await fork.deliver(fresh.payload);
-    await fork.changedReply(quiet.number, quiet.head);
+    const unseen = await fork.changedReply(quiet.number, quiet.head);
+    expect(unseen.body).toContain(`the pull request's head \`${quiet.head.slice(0, 7)}\` had not reached this service before this command`);
     await settle();
     expect({ eyes: fork.eyesOn(fresh.commentId), runs: await fork.runsAt(quiet.head) }).toEqual({ eyes: false, runs: 0 });
     await nextSecond();
