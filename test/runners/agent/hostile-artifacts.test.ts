@@ -76,7 +76,13 @@ function readS3Store(prefix: string): ReadStore {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: "artifacts" }));
     for (const o of listed.Contents ?? []) {
       const key = o.Key as string;
-      const got = await client.send(new GetObjectCommand({ Bucket: "artifacts", Key: key }));
+      // As in the file store: the service's run journal comes and goes while runs end (a CI run met
+      // NoSuchKey for an entry removed between the listing and the read): a key gone since is skipped.
+      const got = await client.send(new GetObjectCommand({ Bucket: "artifacts", Key: key })).catch((err: unknown) => {
+        if ((err as { name?: string }).name === "NoSuchKey" && key.startsWith(`${prefix}/journal/`)) return undefined;
+        throw err;
+      });
+      if (got === undefined) continue;
       out.set(key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : `../${key}`, (await got.Body?.transformToString()) ?? "");
     }
     client.destroy();
