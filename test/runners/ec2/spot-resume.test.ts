@@ -26,6 +26,12 @@ let service: TestService;
 let meta: MetadataServer;
 let root: string;
 let sim: ReturnType<typeof createEc2Simulator>;
+// The run's conclusion waits here until the test has used the agent API of the ended run: an ended
+// run takes no checkpoint (409) until it is concluded, when its token stops being valid (401).
+let releaseConclusion: () => void = () => undefined;
+const conclusionHeld = new Promise<void>((resolve) => {
+  releaseConclusion = resolve;
+});
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "dstack-spot-resume-"));
@@ -40,10 +46,12 @@ beforeAll(async () => {
     redisUrl: redis.url,
     prefix: redis.prefix,
     env: { DSTACK_BACKEND: "ec2", AWS_REGION: "us-east-1", DSTACK_EC2_RESUME_MARKET: "on-demand" },
+    overrides: { testPoint: async (point) => (point === "concluding" ? conclusionHeld : undefined) },
   });
 });
 
 afterAll(async () => {
+  releaseConclusion();
   await service.stop();
   await sim.api.terminateInstances(sim.instances.map((i) => i.instanceId));
   await meta.close();
@@ -135,6 +143,10 @@ describe("EC2 spot interruption (boot simulation)", () => {
     expect({ status: file.status, body: (await file.text()).trim() }).toEqual({ status: 200, body: String(count) });
     expect((await agentApi("/checkpoint/file?path=..%2F..%2Fartifacts%2Fx")).status).toBe(404);
     expect((await agentApi("/checkpoints?path=ckpt%2Fcount", { method: "PUT", body: "9" })).status).toBe(409);
+    // Concluded: the token is no longer valid for anything.
+    releaseConclusion();
+    await until("the conclusion", async () => ((await service.store.get(run.id)).concluded === true ? true : undefined), 20_000);
+    expect((await agentApi("/checkpoint/file?path=ckpt%2Fcount")).status).toBe(401);
 
     const toCheckpointS = (saved.savedAt - noticeAt) / 1000;
     const toResumedLineS = (resumedLineAt - noticeAt) / 1000;
