@@ -21,6 +21,12 @@ export interface AgentConfig {
    * `http://169.254.169.254`; tests a local server). Unset: no spot interruption watch (local backend).
    */
   metadataUrl?: string;
+  /**
+   * DSTACK_AGENT_LAUNCH_RECORD: a file the agent appends its pid to as it starts (the local backend's
+   * `runs/{id}/launches`). Its launcher writes the same line after `spawn` returns; a launcher killed
+   * in between would otherwise leave an agent no successor can find.
+   */
+  launchRecord?: string;
 }
 
 const Env = z.object({
@@ -32,6 +38,7 @@ const Env = z.object({
   DSTACK_AGENT_LOST_MINUTES: z.coerce.number({ message: "DSTACK_AGENT_LOST_MINUTES must be a number of minutes" }).positive().default(10),
   DSTACK_AGENT_CHECK_GPUS: z.enum(["true", "false"], { message: "DSTACK_AGENT_CHECK_GPUS must be true or false" }).default("false"),
   DSTACK_AGENT_METADATA_URL: z.string().url({ message: "DSTACK_AGENT_METADATA_URL must be the metadata service's URL" }).optional(),
+  DSTACK_AGENT_LAUNCH_RECORD: z.string().min(1).optional(),
 });
 
 /** The agent's only reader of its environment; reports every bad variable at once. */
@@ -50,8 +57,9 @@ export function loadAgentConfig(env: Record<string, string | undefined>): AgentC
     lostAfterMinutes: e.DSTACK_AGENT_LOST_MINUTES,
     checkGpus: e.DSTACK_AGENT_CHECK_GPUS === "true",
     ...(e.DSTACK_AGENT_METADATA_URL !== undefined ? { metadataUrl: e.DSTACK_AGENT_METADATA_URL.replace(/\/+$/, "") } : {}),
+    ...(e.DSTACK_AGENT_LAUNCH_RECORD !== undefined ? { launchRecord: e.DSTACK_AGENT_LAUNCH_RECORD } : {}),
   });
 }
 
 /** Variables of the agent itself that must never reach the workflow's processes. */
-export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE", "DSTACK_AGENT_LOST_MINUTES", "DSTACK_AGENT_CHECK_GPUS", "DSTACK_AGENT_METADATA_URL"];
+export const AGENT_ONLY_VARIABLES = ["DSTACK_AGENT_URL", "DSTACK_AGENT_RUN_ID", "DSTACK_AGENT_TOKEN", "DSTACK_AGENT_WORKDIR", "DSTACK_AGENT_CACHE", "DSTACK_AGENT_LOST_MINUTES", "DSTACK_AGENT_CHECK_GPUS", "DSTACK_AGENT_METADATA_URL", "DSTACK_AGENT_LAUNCH_RECORD"];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -209,6 +209,14 @@ if (isMain) {
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
+  }
+  if (config.launchRecord !== undefined) {
+    // Best effort: the launcher's own line is the record when this one cannot be written.
+    try {
+      appendFileSync(config.launchRecord, `${process.pid}\n`);
+    } catch (err) {
+      process.stderr.write(`dstack agent: could not record this launch in ${config.launchRecord}: ${(err as Error).message}\n`);
+    }
   }
   runAgent(config).then(
     (report) => process.exit(report.status === "done" ? 0 : 1),

@@ -57,10 +57,13 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
             ...input.agentEnv,
             DSTACK_AGENT_WORKDIR: workDir,
             DSTACK_AGENT_CACHE: path.join(options.dataDir, "cache"),
+            DSTACK_AGENT_LAUNCH_RECORD: path.join(runDir, LAUNCHES_FILE),
           },
         });
         // Recorded before anything else can fail or wait, so a supervisor that dies from here on
-        // leaves a record its successor finds (`find`) instead of starting a second agent.
+        // leaves a record its successor finds (`find`) instead of starting a second agent. The agent
+        // writes the same line as it starts (DSTACK_AGENT_LAUNCH_RECORD), which covers a supervisor
+        // killed between `spawn` and this line (seen once in the scale-out test).
         if (child.pid !== undefined) appendFileSync(path.join(runDir, LAUNCHES_FILE), `${child.pid}\n`);
         await new Promise<void>((resolve, reject) => {
           child.once("spawn", () => resolve());
@@ -103,7 +106,10 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
   };
 }
 
-/** Every agent process started for a run, one pid a line, oldest first (`runs/{id}/launches`). */
+/**
+ * Every agent process started for a run, one pid a line, oldest first (`runs/{id}/launches`). A pid
+ * appears once or twice (the launcher and the agent both write it); distinct pids are launches.
+ */
 export const LAUNCHES_FILE = "launches";
 
 function lastLaunch(runDir: string): number | undefined {

@@ -50,6 +50,13 @@ export async function startFleet(options: { name: string; workers: number; maxRu
     );
     processes.push(...workers);
     const upload = await uploadWorkflows(web.url, API_TOKEN, HELLO_WORKFLOWS);
+    // What a run that never concluded went through: its record and every process's lines about it.
+    const describeStuck = async (id: string) => {
+      const run = await store.get(id);
+      const history = await client.hget(store.key("run", id), "history");
+      const lines = processes.flatMap((p) => p.logs.filter((l) => l.runId === id).map((l) => `  ${p.name}: ${JSON.stringify(l)}`));
+      return `${id}: ${run.status} machine=${run.machine?.id ?? "none"} history=${history ?? ""}\n${lines.join("\n")}`;
+    };
     return {
       redis,
       store,
@@ -71,10 +78,11 @@ export async function startFleet(options: { name: string; workers: number; maxRu
         const total = Number(await client.zcard(store.key("runs", "all")));
         const end = Date.now() + timeoutMs;
         for (;;) {
-          const left = (await store.unconcludedRunIds()).length;
+          const unconcluded = await store.unconcludedRunIds();
+          const left = unconcluded.length;
           onProgress?.(total - left);
           if (left === 0) return;
-          if (Date.now() > end) throw new Error(`${left} of ${total} runs not concluded within ${timeoutMs} ms`);
+          if (Date.now() > end) throw new Error(`${left} of ${total} runs not concluded within ${timeoutMs} ms:\n${(await Promise.all(unconcluded.slice(0, 5).map(describeStuck))).join("\n")}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       },

@@ -9,8 +9,9 @@
 // SERVICE_STALLED_MS      stalled-job check interval (production 15 s)
 // SERVICE_HEARTBEAT_SECONDS, SERVICE_HEARTBEAT_LEASE_MS   agents' heartbeat and the lease after which one is lost
 // SERVICE_REAPER_MS       reaper (and lost-data check) interval
-// SERVICE_HOLD            `point:workflow[:ms],...`: a run of `workflow` reaching the test point is held
-//                         there `ms`, or until the process is killed (see src/runs/test-point.ts)
+// SERVICE_HOLD            `point:workflow[:ms|:usr2],...`: a run of `workflow` reaching the test point is held
+//                         there `ms`, until the process gets SIGUSR2 (`usr2`: the test says when, which
+//                         no timing on a loaded machine can), or until it is killed (see src/runs/test-point.ts)
 /* global setTimeout, setInterval */
 import { loadConfig } from "../../dist/src/config.js";
 import { createLogger } from "../../dist/src/logger.js";
@@ -24,14 +25,16 @@ function numberEnv(name) {
 }
 
 function holdAt(spec) {
+  const released = new Promise((resolve) => process.once("SIGUSR2", resolve));
   const holds = spec.split(",").map((item) => {
     const [point, workflow, ms] = item.split(":");
-    return { point, workflow, ms: ms === undefined ? undefined : Number(ms) };
+    return { point, workflow, ms: ms === undefined || ms === "usr2" ? undefined : Number(ms), untilSignal: ms === "usr2" };
   });
   return async (point, run) => {
     const hold = holds.find((h) => h.point === point && h.workflow === run.workflow.name);
     if (hold === undefined) return;
     process.stdout.write(`held ${point} ${run.id}\n`);
+    if (hold.untilSignal) return released;
     await new Promise((resolve) => {
       if (hold.ms !== undefined) setTimeout(resolve, hold.ms);
       else setInterval(() => undefined, 60_000);

@@ -186,7 +186,8 @@ export function agentLaunches(dataDir: string): Map<string, number> {
   }
   for (const id of ids) {
     try {
-      counts.set(id, readFileSync(path.join(runsDir, id, "launches"), "utf8").trim().split("\n").filter((l) => l !== "").length);
+      // The launcher and the agent both record the agent's pid: distinct pids are launches.
+      counts.set(id, new Set(readFileSync(path.join(runsDir, id, "launches"), "utf8").trim().split("\n").filter((l) => l !== "")).size);
     } catch {
       /* no agent was started for this run */
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -22,6 +22,11 @@ const LOCK_MS = 3000;
 const STALLED_MS = 1500;
 /** Time B needs to take a job from the queue once it is back there, on a loaded 2-core machine. */
 const PICKUP_SLACK_MS = 2500;
+/**
+ * `running` and `streaming` go on until the test creates this file, after worker B adopted them: no
+ * fixed duration outlasts the set-up on every machine (a 14 s one ran out once under load).
+ */
+const RELEASE = path.join(os.tmpdir(), `dstack-crash-phases-release-${process.pid}`);
 const WORKFLOWS = `workflows:
   - name: queued
     provider: bash
@@ -31,11 +36,14 @@ const WORKFLOWS = `workflows:
     commands: [echo provisioning-start, sleep 1, echo provisioning-end]
   - name: running
     provider: bash
-    commands: [echo running-start, sleep 14, echo running-end]
+    commands:
+      - echo running-start
+      - while [ ! -e ${RELEASE} ]; do sleep 0.1; done
+      - echo running-end
   - name: streaming
     provider: bash
     commands:
-      - for i in $(seq 1 70); do echo "line $i"; sleep 0.2; done
+      - i=0; while [ ! -e ${RELEASE} ] || [ $i -lt 70 ]; do i=$((i+1)); echo "line $i"; sleep 0.2; done; echo streaming-end
   - name: uploading
     provider: bash
     commands: [mkdir -p out, echo result > out/result.txt]
@@ -71,6 +79,7 @@ afterAll(async () => {
   await github.close();
   await redis.stop();
   await rm(dataDir, { recursive: true, force: true });
+  await rm(RELEASE, { force: true });
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -87,13 +96,14 @@ test("a worker killed with kill -9 in each phase: the other adopts every run, no
   const common = { redisUrl: redis.url, prefix: redis.prefix, dataDir, github };
   const seams = { SERVICE_LOCK_MS: String(LOCK_MS), SERVICE_STALLED_MS: String(STALLED_MS), SERVICE_HEARTBEAT_SECONDS: "1", DSTACK_MAX_RUNS: "8" };
   // The web process holds the artifact upload of `uploading`, and the first request of the agent
-  // of `provisioning`, for 15 s: those runs stay in their phase (`uploading`; `provisioning` with an
-  // agent started but not recorded) until worker B has adopted them.
+  // of `provisioning`, until the test sends it SIGUSR2: those runs stay in their phase (`uploading`;
+  // `provisioning` with an agent started but not recorded) until worker B has adopted them. (A 15 s
+  // hold once ran out on a loaded machine before the phases were read.)
   const web = await startServiceProcess({
     ...common,
     name: "web",
     role: "web",
-    env: { ...seams, SERVICE_HOLD: "upload:uploading:15000,job:provisioning:15000" },
+    env: { ...seams, SERVICE_HOLD: "upload:uploading:usr2,job:provisioning:usr2" },
   });
   processes.push(web);
   const workerA = await startServiceProcess({
@@ -142,6 +152,8 @@ test("a worker killed with kill -9 in each phase: the other adopts every run, no
     const at = await workerB.waitFor(() => supervisedAt(workerB, id(phase)), 30_000, `adoption of ${phase}`);
     adoptedMs.set(phase, at - killedAt);
   }
+  process.kill(web.pid, "SIGUSR2");
+  await writeFile(RELEASE, "");
   for (const phase of PHASES) {
     await until(`${phase} concluded`, async () => (await run(phase)).concluded, 45_000);
   }
@@ -186,7 +198,7 @@ test("a worker killed with kill -9 in each phase: the other adopts every run, no
   const streaming = await run("streaming");
   expect(streaming.logBytes).toBeGreaterThan(streamedBeforeKill);
   const streamingCheck = github.checkRuns.find((c) => c.external_id === streaming.id);
-  expect(streamingCheck?.output.text ?? "").toContain("line 70");
+  expect(streamingCheck?.output.text ?? "").toContain("streaming-end");
   // The run held after its agent started kept that agent: B found and recorded it.
   expect(workerB.logs.some((l) => l.msg === "adopted the machine started before a crash" && l.runId === id("provisioning"))).toBe(true);
   github.assertNoViolations();
