@@ -41,8 +41,11 @@ export const MASK_HELD_FIELD = "logMaskHeld";
 /**
  * Compare-and-set of a run's status: moves to ARGV[1] only from one of the statuses in ARGV[2]
  * (comma-separated; empty = any non-terminal), appends `status:ARGV[3];` (the time, ms) to the
- * run's `history`, then writes the field pairs that follow. Atomic, so two processes concluding the
- * same run cannot both win, and the history holds exactly the transitions that happened.
+ * run's `history`, then writes the field pairs that follow ARGV[4] (the run id). Atomic, so two
+ * processes concluding the same run cannot both win, and the history holds exactly the transitions
+ * that happened. An end also puts the run into the concluding runs (KEYS[2]) in the same step: a
+ * supervisor concludes a run the moment it reads its terminal status, and a later, separate add
+ * would put a concluded run back there for good.
  */
 const TRANSITION_LUA = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -59,12 +62,30 @@ end
 if not ok then return 0 end
 redis.call('HSET', KEYS[1], 'status', '"' .. ARGV[1] .. '"')
 redis.call('HSET', KEYS[1], 'history', (redis.call('HGET', KEYS[1], 'history') or '') .. ARGV[1] .. ':' .. ARGV[3] .. ';')
-for i = 4, #ARGV, 2 do
+if ARGV[1] == 'done' or ARGV[1] == 'failed' or ARGV[1] == 'stopped' or ARGV[1] == 'timed_out' then
+  redis.call('SADD', KEYS[2], ARGV[4])
+end
+for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == 'null' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
+end
+return 1
+`;
+
+/**
+ * Takes run ARGV[1] out of the active runs (KEYS[1]) and, if it was there, adds its spend of the day
+ * (ARGV[2] dollars, ARGV[3] GPU-hours; empty: none) to KEYS[2], which expires after ARGV[4] s. One
+ * step, so the budget gate counts an ended run live or in the day's total, never both and never
+ * neither; and only the caller that removed it adds its spend, so settling twice counts it once.
+ */
+const SETTLE_ENDED_LUA = `
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and ARGV[2] ~= '' then
+  redis.call('HINCRBYFLOAT', KEYS[2], 'dollars', ARGV[2])
+  redis.call('HINCRBYFLOAT', KEYS[2], 'gpuHours', ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
 return 1
 `;
@@ -136,7 +157,7 @@ export class RunStore {
     this.redis = deps.redis;
     this.prefix = deps.prefix;
     this.now = deps.now ?? Date.now;
-    this.redis.defineCommand("dstackTransition", { numberOfKeys: 1, lua: TRANSITION_LUA });
+    this.redis.defineCommand("dstackTransition", { numberOfKeys: 2, lua: TRANSITION_LUA });
   }
 
   key(...parts: string[]): string {
@@ -266,32 +287,47 @@ export class RunStore {
     if (["done", "failed", "stopped", "timed_out"].includes(to) && patch.finishedAt === undefined) {
       patch.finishedAt = this.now();
     }
-    const args: string[] = [to, (options.from ?? []).join(","), String(this.now())];
+    const args: string[] = [to, (options.from ?? []).join(","), String(this.now()), id];
     for (const [k, v] of Object.entries(encodePatch(patch))) args.push(k, v);
-    const redis = this.redis as Redis & { dstackTransition(key: string, ...args: string[]): Promise<number> };
-    const res = await redis.dstackTransition(this.key("run", id), ...args);
+    const redis = this.redis as Redis & { dstackTransition(key: string, concluding: string, ...args: string[]): Promise<number> };
+    const res = await redis.dstackTransition(this.key("run", id), this.key("runs", "concluding"), ...args);
     if (res === -1) throw new NotFoundError(`run ${JSON.stringify(id)} does not exist`);
-    if (res === 1 && ["done", "failed", "stopped", "timed_out"].includes(to)) {
-      // Ended but not yet published: the reaper keeps supervising it until the conclusion is out.
-      const tx = this.redis.multi().srem(this.key("runs", "active"), id).sadd(this.key("runs", "concluding"), id);
-      const ended = await this.find(id);
-      if (ended !== undefined) this.addDailySpend(tx, ended);
-      await tx.exec();
-    }
+    // Ended (and among the concluding runs already): out of the active ones, with its spend.
+    if (res === 1 && ["done", "failed", "stopped", "timed_out"].includes(to)) await this.settleEnded(id);
     return res === 1;
   }
 
   /**
-   * Adds what `run`'s machines cost today to its repository's spend of the day, in the transaction
-   * that takes it out of the active runs: the budget gate counts a run live while it is active and
-   * from the day's total after, never both and never neither, and reads no ended run again.
+   * Takes an ended run out of the active runs, adding what its machines cost today to its
+   * repository's spend of the day in the same step (SETTLE_ENDED_LUA): the budget gate counts a run
+   * live while it is active and from the day's total after, and reads no ended run again.
+   * Idempotent: a second call (the supervisor settling after a crash) changes nothing.
    */
-  private addDailySpend(tx: ReturnType<Redis["multi"]>, run: Run): void {
+  private async settleEnded(id: string): Promise<void> {
+    const run = await this.find(id);
+    if (run === undefined) return;
     const now = this.now();
     const spent = spendBetween([run], startOfUtcDay(now), now);
-    if (spent.dollars === 0 && spent.gpuHours === 0) return;
-    const key = this.key(...dailySpendKeyParts(run.repo, now));
-    tx.hincrbyfloat(key, "dollars", spent.dollars).hincrbyfloat(key, "gpuHours", spent.gpuHours).expire(key, DAILY_SPEND_TTL_SECONDS);
+    const counted = spent.dollars !== 0 || spent.gpuHours !== 0;
+    await this.redis.eval(
+      SETTLE_ENDED_LUA,
+      2,
+      this.key("runs", "active"),
+      this.key(...dailySpendKeyParts(run.repo, now)),
+      id,
+      counted ? String(spent.dollars) : "",
+      String(spent.gpuHours),
+      String(DAILY_SPEND_TTL_SECONDS),
+    );
+  }
+
+  /**
+   * A concluded run still among the runs that need a supervisor (its ending process died between
+   * the status write and settling it) leaves them: settled, then out of the concluding runs.
+   */
+  async settleConcluded(id: string): Promise<void> {
+    await this.settleEnded(id);
+    await this.redis.srem(this.key("runs", "concluding"), id);
   }
 
   /**

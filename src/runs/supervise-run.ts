@@ -72,7 +72,12 @@ export class SupervisionInterrupted extends Error {}
 export async function superviseRun(deps: SuperviseDeps, runId: string, signal: AbortSignal): Promise<void> {
   const now = deps.now ?? Date.now;
   let run = await deps.store.find(runId);
-  if (run === undefined || run.concluded) return;
+  if (run === undefined) return;
+  if (run.concluded) {
+    // The reaper hands over a concluded run only when it is still among the unconcluded ones.
+    await deps.store.settleConcluded(runId);
+    return;
+  }
   const log = deps.log;
   log.info({ runId, status: run.status, machine: run.machine?.id }, "supervising run");
   // Ended before this supervisor started (its predecessor died around the conclusion): the

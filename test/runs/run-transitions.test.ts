@@ -88,3 +88,36 @@ describe("run transitions", () => {
     expect(timeline(after).at(-1)).toEqual({ label: "provisioning (now)", time: "2026-11-30 09:00:01 UTC" });
   });
 });
+
+describe("an ended run's way to concluded", () => {
+  // The supervisor concludes a run as soon as it reads its terminal status, which another process
+  // (the agent API) wrote. Taking the run out of the active runs and into the concluding ones used to
+  // follow that write in a second step: a conclusion in between was undone (the run put back into
+  // `concluding`, concluded, there for good: the scale-out test waited on it forever).
+  it("leaves no concluded run among the unconcluded ones, however the conclusion interleaves with the transition", async () => {
+    const store = new RunStore({ redis, prefix: `${server.prefix}-interleave` });
+    const runs = await Promise.all(Array.from({ length: 40 }, () => newRun(store)));
+    await Promise.all(
+      runs.map(async (run) => {
+        const ended = store.transition(run.id, "done");
+        // The supervisor's side: it sees the status, then concludes at once.
+        while ((await redis.hget(store.key("run", run.id), "status")) !== '"done"') await new Promise((r) => setImmediate(r));
+        await store.update(run.id, { concluded: true });
+        expect(await ended).toBe(true);
+      }),
+    );
+    expect(await store.unconcludedRunIds()).toEqual([]);
+  });
+
+  it("lets the supervisor settle a concluded run left among the active ones (a crash between the two steps of an end)", async () => {
+    const store = new RunStore({ redis, prefix: `${server.prefix}-settle` });
+    const run = await newRun(store);
+    expect(await store.transition(run.id, "done")).toBe(true);
+    await store.update(run.id, { concluded: true });
+    // What a process killed right after its status write left behind.
+    await redis.sadd(store.key("runs", "active"), run.id);
+    await redis.sadd(store.key("runs", "concluding"), run.id);
+    await store.settleConcluded(run.id);
+    expect(await store.unconcludedRunIds()).toEqual([]);
+  });
+});
