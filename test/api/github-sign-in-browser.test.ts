@@ -60,7 +60,8 @@ describe("Sign in with GitHub in a browser", () => {
     await page.getByRole("link", { name: "Sign in with GitHub" }).click();
     // At "GitHub": the user approves, so the way back to the service starts on another site.
     await page.getByRole("button", { name: "Authorize dstack-app" }).click();
-    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor({ timeout: 15_000 });
+    // The callback (two calls to GitHub) and a meta refresh: generous for a loaded machine; quick when all is well.
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(base);
     const text = await page.locator("main").innerText();
     expect(text).toContain("acme/web");
@@ -94,6 +95,6 @@ describe("Sign in with GitHub in a browser", () => {
     page.once("dialog", (dialog) => void dialog.accept());
     await row.getByRole("button", { name: /^Revoke CLI token/ }).click();
     await page.waitForLoadState("load");
-    await page.locator("#cli-tokens tbody tr", { hasText: "No CLI tokens yet." }).waitFor({ timeout: 10_000 });
+    await page.locator("#cli-tokens tbody tr", { hasText: "No CLI tokens yet." }).waitFor({ timeout: 30_000 });
   });
 });

@@ -1,4 +1,5 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type { Page, Response } from "playwright-core";
@@ -17,11 +18,25 @@ import { submitRun, uploadWorkflows } from "../helpers/upload-tree.js";
  */
 
 const PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+/**
+ * Workflows that wait at a point until the test creates a file: what a page shows in a phase is
+ * read while the run is surely in it, however slowly a loaded machine gets there (the fixed sleeps
+ * of 2-6 s these tests had could run out before a loaded machine had opened and read the pages).
+ * `ticks` waits after "tick 2" (its re-run too, once the file is removed again); `slow-dep` before
+ * it ends; `after-dep` between "started" and "finished".
+ */
+const RELEASE = Object.fromEntries(
+  (["ticks", "slow-dep", "after-dep"] as const).map((name) => [name, path.join(os.tmpdir(), `dstack-pages-browser-${process.pid}-${name}`)]),
+) as Record<"ticks" | "slow-dep" | "after-dep", string>;
+const waitForFile = (file: string) => `while [ ! -e ${file} ]; do sleep 0.1; done`;
+const release = (name: keyof typeof RELEASE) => writeFile(RELEASE[name], "");
 const WORKFLOWS = `workflows:
   - name: ticks
     provider: bash
     commands:
-      - for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.7; done
+      - for i in 1 2; do echo "tick $i"; sleep 0.7; done
+      - ${waitForFile(RELEASE.ticks)}
+      - for i in 3 4 5 6 7 8; do echo "tick $i"; sleep 0.7; done
       - printf '\\033[31mred line\\033[0m <script>alert(1)</script> "><img src=x onerror=alert(1)>\\n'
       - mkdir -p out/img && echo "the result" > out/result.txt && echo '<b>not bold</b>' > out/notes.txt && echo ${PNG_1PX} | base64 -d > out/img/pixel.png
     artifacts: [out]
@@ -32,12 +47,12 @@ const WORKFLOWS = `workflows:
   - name: slow-dep
     provider: bash
     commands:
-      - sleep 3
+      - ${waitForFile(RELEASE["slow-dep"])}
   - name: after-dep
     provider: bash
     depends-on: [slow-dep]
     commands:
-      - echo started; sleep 2; echo finished
+      - echo started; ${waitForFile(RELEASE["after-dep"])}; echo finished
 `;
 const SHOTS = path.resolve("test-output", "screenshots");
 
@@ -76,6 +91,7 @@ async function apiJson<T>(p: string): Promise<T> {
 
 beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
+  for (const file of Object.values(RELEASE)) await rm(file, { force: true });
   redis = await startRedis("pages-browser");
   service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix });
   upload = await uploadWorkflows(service.url, service.keys.apiToken, WORKFLOWS);
@@ -85,9 +101,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // Lets go any run a failed test left waiting, so no workflow polls for its file after the service is gone.
+  for (const name of Object.keys(RELEASE) as Array<keyof typeof RELEASE>) await release(name);
   await browser?.close();
   await service?.stop();
   await redis?.stop();
+  for (const file of Object.values(RELEASE)) await rm(file, { force: true });
 });
 
 describe("the web pages in a browser", () => {
@@ -107,8 +126,11 @@ describe("the web pages in a browser", () => {
     // Lines written after the page loaded arrive through the live stream, without a reload.
     const before = await log.innerText();
     expect(before).not.toContain("tick 8");
+    await release("ticks");
     await log.getByText("tick 8").waitFor({ timeout: 30_000 });
     await page.locator("#run-status", { hasText: "done" }).waitFor({ timeout: 30_000 });
+    // Its re-run (below) waits after "tick 2" until it is stopped: it is surely running when the list is read.
+    await rm(RELEASE.ticks);
     expect(await log.innerText()).toContain(`red line <script>alert(1)</script> "><img src=x onerror=alert(1)>`);
     expect(await log.locator("img, script").count()).toBe(0);
     expect(await log.locator("span.fg-1", { hasText: "red line" }).count()).toBe(1);
@@ -212,7 +234,7 @@ describe("the web pages in a browser", () => {
   });
 
   it("follows a run through its states on its page and in the runs list, without a reload", async () => {
-    // `after-dep` waits in `submitted` while `slow-dep` runs, so both pages open before anything moves.
+    // `after-dep` waits in `submitted` while `slow-dep` runs (until released), so both pages open before anything moves.
     const id = await submitRun(service.url, service.keys.apiToken, { repo: "acme/live", workflow: "after-dep", upload, workflowsYaml: WORKFLOWS });
     const list = await browser.context.newPage();
     try {
@@ -225,12 +247,14 @@ describe("the web pages in a browser", () => {
       await page.getByRole("button", { name: "Stop" }).waitFor();
       // A reload would lose this mark.
       await page.locator("#main").evaluate((el) => (el as unknown as { setAttribute(n: string, v: string): void }).setAttribute("data-probe", "kept"));
+      await release("slow-dep");
 
-      // A later state while the run is active: the timeline grows and the badge follows.
+      // A later state while the run is active (it waits in `running` until released): the timeline grows and the badge follows.
       await page.locator("#timeline .t-label", { hasText: /^(provisioning|running|uploading) \(now\)$/ }).waitFor({ timeout: 30_000 });
       expect(await page.locator("#timeline li").count()).toBeGreaterThan(1);
       expect(await page.locator("#run-status").innerText()).toMatch(/^(provisioning|running|uploading|done)$/);
       await page.locator("#run-live-facts", { hasText: "local process" }).waitFor({ timeout: 30_000 });
+      await release("after-dep");
 
       await page.locator("#run-status", { hasText: "done" }).waitFor({ timeout: 30_000 });
       const { run } = await apiJson<{ run: { status: string; durationMs: number; transitions: Array<{ status: string; at: string }> } }>(`/api/v1/runs/${id}`);
@@ -254,7 +278,7 @@ describe("the web pages in a browser", () => {
       expect(runs).toHaveLength(2);
       for (const r of runs) {
         const row = list.locator(`tr[data-run-id="${r.id}"]`);
-        await row.locator("[data-field=status]", { hasText: "done" }).waitFor({ timeout: 10_000 });
+        await row.locator("[data-field=status]", { hasText: "done" }).waitFor({ timeout: 30_000 });
         await row.locator("[data-field=duration]", { hasText: exactly(formatDuration(r.durationMs)) }).waitFor();
       }
     } finally {

@@ -119,7 +119,8 @@ describe("S3 store specifics", () => {
     await sent;
     // The first 8 MiB part makes a multipart upload; wait until S3 lists it.
     let pending: string[] = [];
-    for (let i = 0; i < 100 && pending.length === 0; i++) {
+    // A deadline, not a count of tries: on a loaded machine 100 quick listings can all come before the part.
+    for (const deadline = Date.now() + 30_000; pending.length === 0 && Date.now() < deadline; ) {
       pending = await pendingUploads(client);
       if (pending.length === 0) await sleep(20);
     }

@@ -112,8 +112,10 @@ beforeAll(async () => {
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       AWS_REGION: s3.region,
     },
-    // Shortened for test speed: a request gives up 3 s after its first try (production: 2 minutes).
-    overrides: { s3Retry: { maxRetryMs: 3000, baseDelayMs: 100, maxDelayMs: 800 } },
+    // Shortened for test speed: a request gives up 6 s after its first try (production: 2 minutes).
+    // Not closer to the 1.5 s reset window below: the retry after the window's last reset comes up to
+    // 0.8 s later, and on a loaded machine this process can stall another second before sending it.
+    overrides: { s3Retry: { maxRetryMs: 6000, baseDelayMs: 100, maxDelayMs: 800 } },
   });
   upload = await uploadWorkflows(service.url, service.keys.apiToken, WORKFLOWS);
 }, 60_000);

@@ -41,12 +41,13 @@ function git(cwd: string, args: string[], env: Record<string, string> = {}): str
 
 /**
  * Makes the local checkout's HEAD the very commit the double holds: same tree, author, message;
- * the double stamps it with the second it was made, which is found by trying the seconds around now.
+ * the double stamps it with the second it was made, which is found by trying each second from
+ * `madeAfter` (taken before the commit was made, so a slow set-up in between cannot miss it) to now.
  */
-function recreateCommit(dir: string, sha: string): void {
+function recreateCommit(dir: string, sha: string, madeAfter: number): void {
   const tree = git(dir, ["write-tree"]);
   const now = Math.floor(Date.now() / 1000);
-  for (let t = now + 2; t > now - 30; t--) {
+  for (let t = now + 2; t >= madeAfter; t--) {
     const date = `${t} +0000`;
     const who = { GIT_AUTHOR_NAME: "Mona Lisa", GIT_AUTHOR_EMAIL: "mona@example.com", GIT_COMMITTER_NAME: "Mona Lisa", GIT_COMMITTER_EMAIL: "mona@example.com" };
     const made = git(dir, ["commit-tree", tree, "-m", "Initial commit"], { ...who, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
@@ -61,6 +62,7 @@ function recreateCommit(dir: string, sha: string): void {
 beforeAll(async () => {
   redis = await startRedis("cli-changes");
   github = await startGitHubDouble();
+  const madeAfter = Math.floor(Date.now() / 1000);
   const { sha } = github.addRepo({ owner: "acme", name: "changes", files: FILES });
   service = await startTestService({ redisUrl: redis.url, prefix: redis.prefix, github });
   repo = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-changes-"));
@@ -72,7 +74,7 @@ beforeAll(async () => {
     await writeFile(path.join(repo, file), text);
   }
   git(repo, ["add", "."]);
-  recreateCommit(repo, sha);
+  recreateCommit(repo, sha, madeAfter);
   await writeFile(path.join(repo, "greeting.txt"), "changed locally\n");
   await unlink(path.join(repo, "gone.txt"));
   await writeFile(path.join(repo, "new.txt"), "untracked file arrived\n");

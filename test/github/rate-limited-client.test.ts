@@ -68,7 +68,15 @@ describe("closing a service while its GitHub requests wait for the rate gate", (
     await github.waitFor((g) => g.requests.some((r) => isCheckRunPatch(r, "in_progress") && r.status === 429), { timeoutMs: 20_000 });
     const runId = created.external_id;
     await runWhere(serviceA, runId, (run) => run.status === "done", "done");
-    // The supervisor sees the end within a poll (200 ms); its conclusion then waits in the gate for what is left of the minute.
+    // The supervisor sees the end within a poll (200 ms), releases the machine, keeps the log, and
+    // marks the run its workflow's latest success just before publishing the conclusion, which then
+    // waits in the gate for what is left of the minute. Waiting for that mark leaves the pause below
+    // only the last few steps to cover (it once had to cover all of them on a loaded machine).
+    const repo = `${fixture.owner}/${fixture.repo}`;
+    for (const deadline = Date.now() + 20_000; (await serviceA.store.resolveTag(repo, "slow", "latest"))?.id !== runId; ) {
+      if (Date.now() > deadline) throw new Error(`run ${runId} was never marked the latest success of slow`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await new Promise((r) => setTimeout(r, 1500));
 
     const closeStart = Date.now();

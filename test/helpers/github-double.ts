@@ -275,7 +275,10 @@ export interface FaultOptions {
 }
 
 export interface WaitForOptions {
-  /** Default: 5000. */
+  /**
+   * Default: 20000, for a loaded CI machine (5 s was short for waits that span a whole run of a
+   * workflow); a wait that succeeds returns as soon as the state appears.
+   */
   readonly timeoutMs?: number;
   /** What is awaited, for the timeout message. Default: the predicate's source. */
   readonly description?: string;
@@ -1384,7 +1387,7 @@ class GitHubDoubleServer implements GitHubDouble {
 
   waitFor<T>(predicate: (double: GitHubDouble) => T, options: WaitForOptions = {}): Promise<Exclude<T, undefined | null | false>> {
     type Found = Exclude<T, undefined | null | false>;
-    const timeoutMs = options.timeoutMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? 20_000;
     return new Promise<Found>((resolve, reject) => {
       let lastError: unknown;
       const evaluate = (): { found: Found } | undefined => {

@@ -90,9 +90,10 @@ test("a worker killed at `launched` on EC2: the other adopts the instance it sta
     AWS_EC2_METADATA_DISABLED: "true",
     DSTACK_EC2_AMI: "ami-0abc",
   };
-  // The web process holds the adopted agent's first request for 10 s, so the run is still
-  // `provisioning` without a recorded machine when worker B takes it over.
-  const web = await startServiceProcess({ ...common, name: "web", role: "web", env: { ...env, SERVICE_HOLD: `job:${WORKFLOW}:10000` } });
+  // The web process holds the adopted agent's first request until the test sends it SIGUSR2, so the
+  // run is still `provisioning` without a recorded machine when worker B takes it over. (A 10 s hold
+  // could run out on a loaded machine before B, started and then adopting, got there.)
+  const web = await startServiceProcess({ ...common, name: "web", role: "web", env: { ...env, SERVICE_HOLD: `job:${WORKFLOW}:usr2` } });
   processes.push(web);
   const workerA = await startServiceProcess({ ...common, name: "worker A", role: "worker", port: web.port, env: { ...env, SERVICE_HOLD: `launched:${WORKFLOW}` } });
   processes.push(workerA);
@@ -115,6 +116,7 @@ test("a worker killed at `launched` on EC2: the other adopts the instance it sta
   await workerB.waitFor(() => supervisedAt(workerB, id), 30_000, "adoption of the run");
   const adopted = await workerB.waitFor(() => workerB.logs.find((l) => l.msg === "adopted the machine started before a crash" && l.runId === id), 20_000, "the instance adopted");
   expect(adopted.machine).toContain(first?.instanceId);
+  process.kill(web.pid, "SIGUSR2");
   const run = await until("the run concluded", async () => {
     const r = await store.get(id);
     return r.concluded ? r : undefined;

@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
@@ -22,10 +22,18 @@ import { isRunning } from "../helpers/process-state.js";
 const OWNER = "acme";
 const REPO = "redis-restart";
 const RUNS = 20;
+/**
+ * `short` runs go on until the test creates this file, after Redis came back: a fixed `sleep 20`
+ * could let the first runs end (and leave the journal) while a loaded machine still started the last ones.
+ */
+const RELEASE = path.join(os.tmpdir(), `dstack-redis-restart-release-${process.pid}`);
 const WORKFLOWS = `workflows:
   - name: short
     provider: bash
-    commands: [echo short-start, sleep 20, echo short-end]
+    commands:
+      - echo short-start
+      - while [ ! -e ${RELEASE} ]; do sleep 0.5; done
+      - echo short-end
   - name: long
     provider: bash
     commands: [echo long-start, sleep 120, echo long-end]
@@ -37,6 +45,7 @@ let sha: string;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
+  await rm(RELEASE, { force: true }); // left by a killed earlier run with this pid, it would end the runs at once
   github = await startGitHubDouble();
   sha = github.addRepo({ owner: OWNER, name: REPO, files: FILES }).sha;
 });
@@ -44,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
   await github.close();
+  await rm(RELEASE, { force: true });
 });
 
 /** Runs in the run journal (file artifact store: `artifacts/journal/{prefix}/{id}.json`; emptied folders go). */
@@ -92,6 +102,9 @@ async function restartUnderLoad(name: string, workflow: "short" | "long", append
   const restartedAt = Date.now();
   await redis.kill(appendonly ? "SIGTERM" : "SIGKILL");
   await redis.start();
+  // The runs go on through the restart and a few heartbeats after it (1 s each), then end.
+  await new Promise((res) => setTimeout(res, 3000));
+  await writeFile(RELEASE, "");
   const done = await github.waitFor(
     (g) => {
       const mine = g.checkRuns.filter((c) => ids.has(c.external_id));
@@ -104,7 +117,7 @@ async function restartUnderLoad(name: string, workflow: "short" | "long", append
   const concludedBy = Date.now() + 20_000;
   while ((await store.unconcludedRunIds()).length > 0 && Date.now() < concludedBy) await new Promise((res) => setTimeout(res, 100));
   // The journal entry is removed just after the run is recorded as concluded: give the last removals a moment.
-  const forgottenBy = Date.now() + 5_000;
+  const forgottenBy = Date.now() + 20_000;
   while (journalEntries(dir) > 0 && Date.now() < forgottenBy) await new Promise((res) => setTimeout(res, 100));
   const journalLeft = journalEntries(dir);
   return { service, store, ids, done, seconds, agents, journalLeft, activeAtRestart };

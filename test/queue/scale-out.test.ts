@@ -38,7 +38,8 @@ test("200 runs on web + 2 workers, one worker killed with kill -9 mid-way: every
   const ids = await fleet.submit(RUNS);
   let killedAt = 0;
   let concludedAtKill = 0;
-  await fleet.allConcluded(120_000, (concluded) => {
+  // Generous: 200 runs take 70-80 s here alone, and a CI machine running another suite beside may need twice that.
+  await fleet.allConcluded(240_000, (concluded) => {
     if (killedAt === 0 && concluded >= RUNS / 3) {
       killedAt = Date.now();
       concludedAtKill = concluded;
@@ -79,4 +80,4 @@ test("200 runs on web + 2 workers, one worker killed with kill -9 mid-way: every
   expect(killedAt).toBeGreaterThan(0);
   // The survivor really took over work after the kill.
   expect(survivor.logs.some((l) => l.msg === "run concluded" && l.time > killedAt)).toBe(true);
-}, 150_000);
+}, 300_000);

@@ -66,7 +66,9 @@ describe("EC2 user data", () => {
     try {
       const marker = path.join(home, "shutdown-requested");
       const deadline = Date.now() + 10_000;
-      while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // The whole line: `>>` creates the file before `echo` writes into it.
+      const written = () => existsSync(marker) && readFileSync(marker, "utf8").endsWith("\n");
+      while (!written() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(readFileSync(marker, "utf8")).toBe("-h now\n");
       expect(child.exitCode).toBeNull();
     } finally {
