@@ -254,7 +254,7 @@ export async function startService(config: Config, log: Logger, overrides: Servi
     server = createServer((req, res) => {
       router.handle(req, res).then(
         (handled) => {
-          if (!handled) sendJson(res, 404, { code: "not_found", message: `nothing at ${req.method} ${req.url?.split("?")[0]}` });
+          if (!handled) router.notFound(req, res);
         },
         (err: unknown) => {
           log.error({ err }, "request failed");

@@ -13,6 +13,22 @@ export function escapeHtml(text) {
 // eslint-disable-next-line no-control-regex -- ANSI escape sequences are control characters
 const SEQUENCE = /\u001b\[([0-9;?]*)([@-~])|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
 
+// eslint-disable-next-line no-control-regex -- ANSI escape sequences are control characters
+const SGR = /\u001b\[[0-9;]*m/g;
+
+/**
+ * A carriage return inside a line (`\r` progress bars: tqdm, pip, curl) rewrites the line, as a
+ * terminal shows it: only the text after the last one stays, with the colour codes before it (they
+ * still set the colour). A `\r` ending the line (`\r\n`, or the chunk's end) is no rewrite.
+ */
+function collapseLine(line) {
+  const end = line.endsWith("\r") ? line.length - 1 : line.length;
+  const cr = end === 0 ? -1 : line.lastIndexOf("\r", end - 1);
+  if (cr === -1) return line;
+  return (line.slice(0, cr).match(SGR) ?? []).join("") + line.slice(cr + 1);
+}
+
+
 export class AnsiRenderer {
   constructor() {
     this.fg = undefined;
@@ -22,6 +38,25 @@ export class AnsiRenderer {
     this.italic = false;
     this.underline = false;
     this.carry = "";
+    /** The last chunk ended inside a line: a `\r` early in this one rewrites text already shown. */
+    this.midLine = false;
+  }
+
+  /**
+   * The chunk with its `\r` rewrites applied (`collapseLine`). Text of an earlier chunk is already
+   * on the page, so a rewrite of it starts a new line instead, as the log did before.
+   */
+  collapse(text) {
+    const midLine = this.midLine;
+    if (text !== "") this.midLine = !text.endsWith("\n");
+    if (!text.includes("\r")) return text;
+    return text
+      .split("\n")
+      .map((line, i) => {
+        const kept = collapseLine(line);
+        return i === 0 && midLine && kept !== line ? `\n${kept}` : kept;
+      })
+      .join("\n");
   }
 
   classes() {
@@ -72,6 +107,7 @@ export class AnsiRenderer {
       this.carry = text.slice(cut);
       text = text.slice(0, cut);
     }
+    text = this.collapse(text);
     let html = "";
     let last = 0;
     const open = () => {

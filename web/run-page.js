@@ -222,34 +222,53 @@ async function start() {
   if (!TERMINAL.includes(main.dataset.status)) follow(r.offset + r.bytes.length);
 }
 
-/** "Find next": selects the next match after the current one in the loaded log. */
+/**
+ * The text node holding character `pos` of the log's text (`nodes`: each text node and where it starts):
+ * the one it starts in, or for a match's `end`, the one it ends in.
+ */
+function locate(nodes, pos, end) {
+  let found = nodes[0];
+  for (const n of nodes) {
+    if (end ? n.at >= pos : n.at > pos) break;
+    found = n;
+  }
+  return [found.node, pos - found.at];
+}
+
+/**
+ * "Find next": selects the next match after the current one in the loaded log. The log's whole text
+ * is searched, not each text node: every colour change (an ANSI span) starts a new node, and a match
+ * may cross one ("error: x" with "error:" in red).
+ */
 let searchFrom = 0;
 function findNext(query) {
   if (query === "") return;
   const q = query.toLowerCase();
   const walker = document.createTreeWalker(logEl, 4);
-  const hits = [];
-  let pos = 0;
+  const nodes = [];
+  let text = "";
   for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
-    const t = node.data.toLowerCase();
-    for (let i = t.indexOf(q); i !== -1; i = t.indexOf(q, i + 1)) hits.push({ node, i, at: pos + i });
-    pos += t.length;
+    nodes.push({ node, at: text.length });
+    text += node.data;
   }
+  const lower = text.toLowerCase();
+  const hits = [];
+  for (let i = lower.indexOf(q); i !== -1; i = lower.indexOf(q, i + 1)) hits.push(i);
   if (hits.length === 0) {
     say(note, `No match for “${query}” in the loaded log.`);
     return;
   }
-  const hit = hits.find((h) => h.at >= searchFrom) || hits[0];
-  searchFrom = hit.at + 1;
+  const at = hits.find((h) => h >= searchFrom) ?? hits[0];
+  searchFrom = at + 1;
   const range = document.createRange();
-  range.setStart(hit.node, hit.i);
-  range.setEnd(hit.node, hit.i + q.length);
+  range.setStart(...locate(nodes, at, false));
+  range.setEnd(...locate(nodes, at + q.length, true));
   const sel = window.getSelection();
   sel.removeAllRanges();
   sel.addRange(range);
   followBox.checked = false;
   logEl.scrollTop += range.getBoundingClientRect().top - logEl.getBoundingClientRect().top - logEl.clientHeight / 3;
-  say(note, `Match ${hits.indexOf(hit) + 1} of ${hits.length}.`);
+  say(note, `Match ${hits.indexOf(at) + 1} of ${hits.length}.`);
 }
 
 document.getElementById("log-search").addEventListener("submit", (e) => {

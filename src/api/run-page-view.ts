@@ -28,6 +28,11 @@ export function artifactFileUrl(runId: string, filePath: string): string {
   return `/api/v1/runs/${encodeURIComponent(runId)}/artifacts/file?path=${encodeURIComponent(filePath)}`;
 }
 
+/** Names as a person sorts them: `epoch-2` before `epoch-10`. */
+function byName(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
 /** The run's artifact paths as a folder tree, folders first, with sizes summed up the tree. */
 export function artifactTree(runId: string, files: readonly ArtifactFile[]): ArtifactNode[] {
   interface Dir {
@@ -61,8 +66,8 @@ export function artifactTree(runId: string, files: readonly ArtifactFile[]): Art
     });
   }
   const toNodes = (dir: Dir): ArtifactNode[] => [
-    ...[...dir.dirs.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, d]) => ({ name, isDir: true, size: formatBytes(d.bytes), children: toNodes(d) })),
-    ...dir.files.sort((a, b) => a.name.localeCompare(b.name)),
+    ...[...dir.dirs.entries()].sort(([a], [b]) => byName(a, b)).map(([name, d]) => ({ name, isDir: true, size: formatBytes(d.bytes), children: toNodes(d) })),
+    ...dir.files.sort((a, b) => byName(a.name, b.name)),
   ];
   return toNodes(root);
 }
@@ -122,9 +127,12 @@ export function runPageView(run: Run, nowMs: number, canChange = true) {
     dependencies: run.inputs.map((i) => ({ workflow: i.workflow, runId: i.runId, url: `/runs/${encodeURIComponent(i.runId)}` })),
     tags: run.tags,
     canTag: canChange && run.status === "done",
-    exitCode: run.exitCode,
+    // Not again when the reason says it already ("the workflow exited with code 127 · exit code 127").
+    exitCode: run.exitCode !== undefined && run.reason?.includes(`code ${run.exitCode}`) === true ? undefined : run.exitCode,
     workflowText: JSON.stringify(run.workflow, null, 2),
     artifacts: artifactRows(artifactTree(run.id, run.artifacts)),
+    // The tree lists MAX_LISTED files at most: the page says so rather than leave the rest out silently.
+    artifactsNotListed: run.artifacts.length > MAX_LISTED ? { listed: MAX_LISTED, total: run.artifacts.length } : undefined,
     archiveUrl: `/api/v1/runs/${encodeURIComponent(run.id)}/artifacts/archive`,
     logUrl: `/runs/${encodeURIComponent(run.id)}/log?download=1`,
     logSize: formatBytes(run.logBytes),

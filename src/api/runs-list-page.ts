@@ -138,6 +138,9 @@ export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
         firstUrl: f.before === undefined ? undefined : query({}),
         apiQuery: liveQuery(f),
         firstPage: f.before === undefined,
+        // What an empty table says: no runs at all, or none that pass the filters (with a way back).
+        filtered: f.workflow !== undefined || f.status !== undefined || f.tag !== undefined,
+        unfilteredUrl: f.repo === undefined ? "/" : `/?${new URLSearchParams({ repo: f.repo }).toString()}`,
       }),
     );
   });

@@ -30,9 +30,18 @@ export function validSession(key: Buffer, value: string | undefined, nowMs: numb
 export function cookie(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
+    if (k === name) return decodeCookieValue(v.join("="));
   }
   return undefined;
+}
+
+/** A value with a malformed %-escape is no cookie of ours: read as absent (signed out), not a 500. */
+function decodeCookieValue(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

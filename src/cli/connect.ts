@@ -12,7 +12,7 @@ export async function connect(ctx: Pick<CommandContext, "env">): Promise<ApiClie
 /** The repository a repository-scoped command works on: `--repo`, else the checkout's `origin`. */
 export async function currentRepo(ctx: Pick<CommandContext, "cwd">, explicit: string | undefined): Promise<string> {
   if (explicit !== undefined) return repoOf(ctx.cwd, explicit);
-  return repoOf(await gitRoot(ctx.cwd), undefined);
+  return repoOf(await gitRoot(ctx.cwd, "or pass the repository as --repo owner/name"), undefined);
 }
 
 /** Colours for stdout (or stderr) when it is a terminal and NO_COLOR is unset. */

@@ -11,13 +11,17 @@ async function git(cwd: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-/** The top folder of the Git checkout that holds `cwd`. */
-export async function gitRoot(cwd: string): Promise<string> {
+/**
+ * The top folder of the Git checkout that holds `cwd`. `orElse` is the way around a checkout that a
+ * command has ("or pass the repository as --repo owner/name"), added to the refusal.
+ */
+export async function gitRoot(cwd: string, orElse?: string): Promise<string> {
   try {
     return (await git(cwd, ["rev-parse", "--show-toplevel"])).trim();
   } catch (err) {
     const missing = err instanceof Error && "code" in err && err.code === "ENOENT";
-    throw new NotFoundError(missing ? "git is not installed: `dstack` needs it to find the repository" : "not inside a Git repository: run dstack in a checkout of the repository");
+    const alternative = orElse === undefined ? "" : `, ${orElse}`;
+    throw new NotFoundError(missing ? `git is not installed: \`dstack\` needs it to find the repository${alternative}` : `not inside a Git repository: run dstack in a checkout of the repository${alternative}`);
   }
 }
 

@@ -39,7 +39,7 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
     .description("dstack-app: run ML workflows of .dstack/workflows.yaml")
     // Commander would call process.exit itself; throw instead, so the catch below maps every exit.
     .exitOverride()
-    .configureOutput({ writeOut: deps.io.out, writeErr: deps.io.err, outputError: (text, write) => write(`dstack: ${oneLine(text)}\n`) })
+    .configureOutput({ writeOut: deps.io.out, writeErr: deps.io.err })
     .showSuggestionAfterError();
   registerValidate(program, ctx);
   registerConfig(program, ctx);
@@ -54,6 +54,7 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
   registerTags(program, ctx);
   registerSecrets(program, ctx);
   registerOffers(program, ctx);
+  pointUsageErrorsAtHelp(program);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
@@ -62,6 +63,30 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
     if (!(error instanceof CommanderError)) deps.io.err(`dstack: ${reason(error)}\n`);
     return exitCodeFor(error);
   }
+}
+
+/**
+ * Makes each command's usage errors (a missing argument, an unknown option or subcommand, one argument
+ * too many) one line that ends with where the usage is written, "; see `dstack tags add --help`",
+ * unless commander's "did you mean" already says what to type. Set on every command, since commander
+ * reports an error through the command it was parsing.
+ */
+function pointUsageErrorsAtHelp(command: Command): void {
+  const help = `\`${commandPath(command)} --help\``;
+  command.configureOutput({
+    outputError: (text, write) => {
+      const line = oneLine(text);
+      write(`dstack: ${line.includes("; did you mean ") ? line : `${line.replace(/\.$/, "")}; see ${help}`}\n`);
+    },
+  });
+  for (const sub of command.commands) pointUsageErrorsAtHelp(sub);
+}
+
+/** The words that name `command` on the command line: `dstack tags add`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
 }
 
 /** Commander's `error: unknown option '--jsn'\n(Did you mean --json?)\n` as one line. */

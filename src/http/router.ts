@@ -73,28 +73,31 @@ export class Router {
   /** Handles the request if a route matches; returns false otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    let pathMatched = false;
+    const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.pattern.exec(url.pathname);
       if (m === null) continue;
-      pathMatched = true;
+      allowed.push(route.method);
       if (route.method !== req.method && !(route.method === "GET" && req.method === "HEAD")) continue;
-      const params: Record<string, string> = {};
-      route.names.forEach((n, i) => {
-        params[n] = decodeURIComponent(m[i + 1] ?? "");
-      });
       try {
-        await route.handler({ req, res, params, url });
+        await route.handler({ req, res, params: decodeParams(route.names, m), url });
       } catch (err) {
         this.fail(res, err, req);
       }
       return true;
     }
-    if (pathMatched) {
-      sendJson(res, 405, { code: "method_not_allowed", message: `${req.method} is not allowed on ${url.pathname}` });
+    if (allowed.length > 0) {
+      // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+      const allow = [...new Set(allowed.includes("GET") ? [...allowed, "HEAD"] : allowed)].join(", ");
+      sendJson(res, 405, { code: "method_not_allowed", message: `${req.method} is not allowed on ${url.pathname}; use ${allow}` }, { allow });
       return true;
     }
     return false;
+  }
+
+  /** Nothing here: `{code, message}`, or the error page for a browser opening a page (a mistyped address). */
+  notFound(req: IncomingMessage, res: ServerResponse): void {
+    this.sendError(res, req, 404, { code: "not_found", message: `nothing at ${req.method ?? "GET"} ${req.url?.split("?")[0] ?? "/"}` });
   }
 
   private fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
@@ -114,6 +117,23 @@ export class Router {
 }
 
 /**
+ * The route's `:name` parameters, percent-decoded. A malformed escape (`/runs/%E2`) is the caller's
+ * mistake, answered 400, not a URIError that would end as a 500 and an error line in the log.
+ */
+function decodeParams(names: readonly string[], m: RegExpExecArray): Record<string, string> {
+  const params: Record<string, string> = {};
+  names.forEach((n, i) => {
+    const raw = m[i + 1] ?? "";
+    try {
+      params[n] = decodeURIComponent(raw);
+    } catch {
+      throw new DstackError("invalid_input", `the address has a malformed %-escape in ${JSON.stringify(raw)}`);
+    }
+  });
+  return params;
+}
+
+/**
  * A browser opening a page (a run's link, `/repos/x/y/settings`) asks for HTML; the API, the CLI, the
  * pages' own scripts and GitHub's webhooks do not, and always get `{code, message}`.
  */
@@ -121,9 +141,9 @@ function wantsPage(req: IncomingMessage): boolean {
   return !(req.url ?? "/").startsWith("/api/") && (req.headers.accept ?? "").includes("text/html");
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 

@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import { formatDependencyRef, planRunGroup } from "../workflow/index.js";
-import type { Workflow } from "../workflow/types.js";
+import type { TagDependency, Workflow } from "../workflow/types.js";
 import { newRunId, type RunStore } from "./run-store.js";
 import type { Run, RunInput, Trigger } from "./types.js";
 
@@ -36,14 +36,7 @@ export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInp
       const repo = ref.repo ?? input.repo;
       const run = await deps.store.resolveTag(repo, ref.workflow, ref.tag);
       const what = `\`${formatDependencyRef(ref)}\` (a dependency of ${node.workflow.name})`;
-      if (run === undefined) {
-        throw new InvalidInputError(
-          ref.tag === "latest"
-            ? `${what}: ${ref.workflow ?? "that workflow"} has no successful run in ${repo} yet; run it first`
-            : `${what}: no run in ${repo} is tagged ${ref.tag}; tag one with ${howToTag(input.trigger, ref.tag)}`,
-          "unknown_tag",
-        );
-      }
+      if (run === undefined) throw new InvalidInputError(`${what}: ${await missingTagReason(deps.store, repo, ref, input.trigger)}`, "unknown_tag");
       if (run.status !== "done") throw new InvalidInputError(`${what}: run ${run.id} ended ${run.status}, so it has no artifacts to reuse`, "unknown_tag");
       inputs.push({ runId: run.id, workflow: run.workflow.name });
     }
@@ -70,6 +63,18 @@ export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInp
     runs.push(run);
   }
   return runs;
+}
+
+/**
+ * Why a tag dependency found no run. "No run is tagged v1" would be false when `v1` tags runs of
+ * other workflows only (`train:v1` with `v1` on a `download` run): that case names them.
+ */
+async function missingTagReason(store: RunStore, repo: string, ref: TagDependency, trigger: Trigger): Promise<string> {
+  if (ref.tag === "latest") return `${ref.workflow ?? "that workflow"} has no successful run in ${repo} yet; run it first`;
+  const other = ref.workflow === undefined ? undefined : await store.resolveTag(repo, undefined, ref.tag);
+  const of = other === undefined ? "" : ` of ${ref.workflow ?? ""}`;
+  const elsewhere = other === undefined ? "" : ` (it tags a run of ${other.workflow.name})`;
+  return `no run${of} in ${repo} is tagged ${ref.tag}${elsewhere}; tag one with ${howToTag(trigger, ref.tag)}`;
 }
 
 /** How the person who asked tags a run: the CLI from a laptop, a PR comment otherwise. */

@@ -54,13 +54,17 @@ export function reportMissingProvider(entries: readonly Entry[], item: YAMLMap, 
   const template = entries.find((e) => e.key === "template");
   const label = workflow ? `workflow \`${workflow}\`` : "this workflow";
   if (template !== undefined) return; // the `template:` error says what to write, provider included
-  if (image !== undefined || commands !== undefined) {
-    const keep = image !== undefined ? "keep `image` and `commands`" : "keep `commands` and add `image`";
+  if (image !== undefined) {
     yaml.report.error(
-      (image ?? commands)?.keyNode ?? item,
+      image.keyNode,
       "legacy-syntax",
-      `${label} has no \`provider\`: \`image\` + \`commands\` without a provider is the 2021/early-2022 form; write \`provider: docker\` and ${keep} (or \`provider: bash\` to run the commands in dstack's own image)`,
+      `${label} has no \`provider\`: \`image\` + \`commands\` without a provider is the 2021/early-2022 form; write \`provider: docker\` and keep \`image\` and \`commands\` (or \`provider: bash\` to run the commands in dstack's own image)`,
     );
+    return;
+  }
+  // `commands` alone is most often today's bash workflow with its provider forgotten, not the 2021 form.
+  if (commands !== undefined) {
+    yaml.report.error(commands.keyNode, "missing-provider", `${label} has no \`provider\`; add \`provider: bash\` to run its \`commands\` (or \`provider: docker\` with an \`image\` to run them in that image)`);
     return;
   }
   yaml.report.error(nameNode ?? item, "missing-provider", `${label} has no \`provider\`; add one, e.g. \`provider: bash\`. Providers: ${listInline([...BUILTIN_PROVIDERS.keys()])}`);

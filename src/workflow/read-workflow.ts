@@ -1,7 +1,7 @@
 import { blankWorkflow } from "./blank-workflow.js";
 import { isMap, isScalar } from "yaml";
 import type { Node, YAMLMap } from "yaml";
-import { didYouMean } from "./did-you-mean.js";
+import { closestMatch } from "./did-you-mean.js";
 import { COMMON_FIELDS } from "./fields/common-fields.js";
 import type { FieldContext, FieldSpec } from "./fields/field-context.js";
 import type { LocatedDependency } from "./fields/field-context.js";
@@ -104,6 +104,8 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
     spec.read(entry, ctx, workflow);
   };
 
+  // The fields unknown keys most likely meant, so that their "needs" errors are not repeated (made only when one is).
+  let misspelled: string[] | undefined;
   for (const entry of entries) {
     if (entry.key === "name" || entry.key === "provider") continue;
     if (LEGACY_KEYS.has(entry.key)) {
@@ -122,7 +124,10 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
     if (provider?.kind === "builtin") {
       const spec = provider.schema.fields[entry.key] ?? misplacedResources[entry.key];
       if (spec !== undefined) readField(entry, spec);
-      else reportUnknownField(entry, provider.id, provider.schema.fields, yaml);
+      else {
+        const meant = reportUnknownField(entry, provider.id, provider.schema.fields, yaml);
+        if (meant !== undefined) (misspelled ??= []).push(meant);
+      }
     } else if (provider?.kind === "custom" || provider?.kind === "repo") {
       // A custom provider gets the workflow's fields as written: read the ones every 2022 provider
       // meant the same way (under their own names, so no rename warning), and leave the rest to it.
@@ -134,7 +139,8 @@ export function readWorkflow(item: YAMLMap, yaml: YamlFile, context: WorkflowRea
 
   if (provider?.kind === "builtin") {
     for (const required of provider.schema.required) {
-      if (seen[required.canonical] === undefined) {
+      // `comands:` already got "did you mean `commands`?"; "needs `commands`" as well would say it twice.
+      if (seen[required.canonical] === undefined && misspelled?.includes(required.key) !== true) {
         yaml.report.error(providerEntry?.keyNode ?? item, "missing-field", `workflow \`${workflow.name}\` (provider \`${provider.id}\`) needs \`${required.key}\`, e.g. \`${required.example}\``);
       }
     }
@@ -175,13 +181,16 @@ function readName(entry: Entry | undefined, item: YAMLMap, entries: readonly Ent
   return name;
 }
 
-function reportUnknownField(entry: Entry, provider: string, fields: Readonly<Record<string, FieldSpec>>, yaml: YamlFile): void {
+/** Reports a key the provider does not take; returns the field it most likely meant, if one is close. */
+function reportUnknownField(entry: Entry, provider: string, fields: Readonly<Record<string, FieldSpec>>, yaml: YamlFile): string | undefined {
   const own = [...Object.keys(COMMON_FIELDS), ...Object.keys(fields).filter((k) => fields[k]?.renamedTo === undefined), "name", "provider"];
-  const hint = didYouMean(entry.key, own);
+  const meant = closestMatch(entry.key, own);
+  const hint = meant === undefined ? "" : ` — did you mean \`${meant}\`?`;
   const owners = [...BUILTIN_PROVIDERS.values()].filter((p) => p.fields[entry.key] !== undefined).map((p) => `\`${p.id}\``);
   const elsewhere = owners.length > 0 ? ` (\`${entry.key}\` is a field of ${owners.join(", ")})` : "";
   const known = hint ? "" : `; \`${provider}\` takes ${own.filter((k) => k !== "name" && k !== "provider").map((k) => `\`${k}\``).join(", ")}`;
   yaml.report.error(entry.keyNode, "unknown-field", `unknown field \`${entry.key}\` for provider \`${provider}\`${hint}${elsewhere}${known}`);
+  return meant;
 }
 
 /** The field spec the first built-in provider has for `key` (resources at the top level included). */

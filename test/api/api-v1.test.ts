@@ -174,9 +174,20 @@ describe("validation", () => {
     expect((await api("PUT", "/api/v1/repos/acme/api/secrets/GOOD", { value: "" })).status).toBe(400);
   });
 
-  it("answers 404 for an unknown run and 405 for a wrong method", async () => {
+  it("answers 404 for an unknown run and 405 for a wrong method, naming the allowed ones", async () => {
     expect(await (await api("GET", "/api/v1/runs/nosuchrun")).json()).toEqual({ code: "not_found", message: 'run "nosuchrun" does not exist' });
-    expect((await api("DELETE", "/api/v1/runs")).status).toBe(405);
+    const wrong = await api("DELETE", "/api/v1/runs");
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST, GET, HEAD");
+    expect(await wrong.json()).toEqual({ code: "method_not_allowed", message: "DELETE is not allowed on /api/v1/runs; use POST, GET, HEAD" });
+  });
+
+  it("answers 400, not 500, for a malformed %-escape in the address or the session cookie", async () => {
+    const bad = await api("GET", "/api/v1/runs/%E2");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ code: "invalid_input", message: 'the address has a malformed %-escape in "%E2"' });
+    const cookie = await fetch(`${service.url}/api/v1/runs`, { headers: { cookie: "dstack_session=%E2" } });
+    expect(cookie.status).toBe(401);
   });
 
   it("shows a browser an error page for a run link that is wrong, and keeps JSON for the API", async () => {
@@ -189,6 +200,12 @@ describe("validation", () => {
     expect(html).toContain("run &quot;nosuchrun&quot; does not exist");
     const api404 = await api("GET", "/api/v1/runs/nosuchrun", undefined, { accept: "text/html" });
     expect(await api404.json()).toEqual({ code: "not_found", message: 'run "nosuchrun" does not exist' });
+    // A mistyped address gets the page too; the API's unknown paths stay JSON.
+    const typo = await api("GET", "/rnus/nosuchrun", undefined, { accept: "text/html" });
+    expect(typo.status).toBe(404);
+    expect(await typo.text()).toContain("nothing at GET /rnus/nosuchrun");
+    expect(typo.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await (await api("GET", "/api/v1/nothing", undefined, { accept: "text/html" })).json()).toEqual({ code: "not_found", message: "nothing at GET /api/v1/nothing" });
   });
 });
 

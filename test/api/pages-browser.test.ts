@@ -139,6 +139,11 @@ describe("the web pages in a browser", () => {
     await page.getByRole("searchbox", { name: "Search the log" }).fill("TICK 5");
     await page.getByRole("button", { name: "Find next" }).click();
     await page.locator("#log-note", { hasText: "Match 1 of 1." }).waitFor();
+    // A match across a colour change: "red line" is a span of its own, the text after it is not.
+    await page.getByRole("searchbox", { name: "Search the log" }).fill("LINE <script>");
+    await page.getByRole("button", { name: "Find next" }).click();
+    await expect(page.evaluate(() => String((globalThis as unknown as { getSelection(): unknown }).getSelection()))).resolves.toBe("line <script>");
+    expect(await page.locator("#log-note").innerText()).toBe("Match 1 of 1.");
     await shot("02-run-log");
   });
 
@@ -158,6 +163,15 @@ describe("the web pages in a browser", () => {
     await expect(earlier.isVisible()).resolves.toBe(false);
     const shown = (await page.locator("#log").innerText()).split("\n").filter((l) => l !== "");
     expect(shown).toEqual(lines.map((l) => l.slice(0, -1)));
+  });
+
+  it("shows a `\\r` progress bar as a terminal does: its last state, in its colour", async () => {
+    const bar = (percent: number) => `\u001b[32mtrain ${percent}%\u001b[0m`;
+    const progress = await seedRun(service, redis.prefix, { repo: "acme/progress", workflow: "progress", log: `epoch 1\n${[0, 50, 100].map(bar).join("\r")}\nsaved\r\n` });
+    await page.goto(`${service.url}/runs/${progress.id}`);
+    await page.locator("#log[data-first-line=shown]").waitFor();
+    expect((await page.locator("#log").innerText()).split("\n").filter((l) => l !== "")).toEqual(["epoch 1", "train 100%", "saved"]);
+    expect(await page.locator("#log span.fg-2", { hasText: "train" }).allInnerTexts()).toEqual(["train 100%"]);
   });
 
   it("drops the oldest live output from the view when a running workflow floods it", async () => {
@@ -227,8 +241,11 @@ describe("the web pages in a browser", () => {
     const id = await run("forever");
     await page.goto(`${service.url}/runs/${id}`);
     await page.locator("#log").getByText("alive").first().waitFor({ timeout: 30_000 });
+    // Only a done run can be tagged: the form is there (hidden) but not shown.
+    await expect(page.locator("#tag-form").isVisible()).resolves.toBe(false);
     await page.getByRole("button", { name: "Stop" }).click();
     await page.locator("#run-status", { hasText: "stopped" }).waitFor({ timeout: 30_000 });
+    await expect(page.locator("#tag-form").isVisible()).resolves.toBe(false);
     expect((await apiJson<{ run: { status: string } }>(`/api/v1/runs/${id}`)).run.status).toBe("stopped");
     await shot("04-stopped");
   });
@@ -303,6 +320,11 @@ describe("the web pages in a browser", () => {
     await page.goto(page.url().replace(/\/\?.*$/, `/runs/${(await rows.nth(2).getAttribute("data-run-id")) ?? ""}`));
     expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot("05-run-phone-dark");
+    // A full 40-character commit and a workflow name with no space in 60 characters break rather than widen the page.
+    const long = await seedRun(service, redis.prefix, { repo: "acme/phone", workflow: `train_${"x".repeat(60)}`, log: "ok\n" });
+    await page.goto(`${service.url}/runs/${long.id}`);
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot("05-run-long-name-phone-dark");
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ colorScheme: "light" });
   });

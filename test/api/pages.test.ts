@@ -132,4 +132,32 @@ describe("the web pages", () => {
     expect(await (await page("/?tag=nope")).text()).not.toContain(`data-run-id="${run.id}"`);
     expect(await (await page("/?status=done&repo=acme/web")).text()).toContain(`data-run-id="${run.id}"`);
   });
+
+  it("tells an empty list of a repository without runs from one the filters emptied", async () => {
+    expect(await (await page("/?repo=nobody/none")).text()).toContain("No runs of nobody/none yet.");
+    const filtered = await (await page("/?repo=acme/web&tag=nope")).text();
+    expect(filtered).toContain(`No runs match these filters. <a href="/?repo&#x3D;acme%2Fweb">Show all runs of acme/web</a>`);
+  });
+
+  it("says a failed run's exit code once, and keeps it beside a reason that does not name it", async () => {
+    const failed = await seedRun(service, redis.prefix, { repo: "acme/web", workflow: "bad-command", log: "bash: nope: command not found\n", status: "failed" });
+    await service.store.update(failed.id, { exitCode: 127, reason: "the workflow exited with code 127" });
+    const summary = (html: string) => /<p class="muted" id="run-summary">([^\n]*)<\/p>/.exec(html)?.[1];
+    expect(summary(await (await page(`/runs/${failed.id}`)).text())).toBe(
+      `run <code>${failed.id}</code> · acme/web · <span id="run-reason">the workflow exited with code 127</span>`,
+    );
+    await service.store.update(failed.id, { reason: "runner lost" });
+    expect(summary(await (await page(`/runs/${failed.id}`)).text())).toBe(`run <code>${failed.id}</code> · acme/web · <span id="run-reason">runner lost</span> · exit code 127`);
+  });
+
+  it("sorts artifact names as a person would and says when the list leaves files out", async () => {
+    const many = await seedRun(service, redis.prefix, { repo: "acme/web", workflow: "many-files", log: "ok\n" });
+    await service.store.setArtifacts(many.id, Array.from({ length: 2003 }, (_, i) => ({ path: `out/epoch-${i + 1}.txt`, sizeBytes: 1 })));
+    const html = await (await page(`/runs/${many.id}`)).text();
+    const names = [...html.matchAll(/>(epoch-\d+\.txt)<\/a>/g)].map((m) => m[1]);
+    expect(names.slice(0, 3)).toEqual(["epoch-1.txt", "epoch-2.txt", "epoch-3.txt"]);
+    expect(names).toHaveLength(2000);
+    expect(html).toContain("Listed: the first 2000 of 2003 files; the tar.gz has them all.");
+    expect(await (await page(`/runs/${run.id}`)).text()).not.toContain("Listed: the first");
+  });
 });

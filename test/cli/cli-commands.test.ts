@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { freePort, startRedis, type TestRedis } from "../helpers/redis.js";
 import { startS3Server, type TestS3Server } from "../helpers/s3-server.js";
 import { startTestService, type TestService } from "../helpers/service.js";
-import { runCli, type CliResult } from "./cli-process.js";
+import { runCli, runCliInProcess, type CliResult } from "./cli-process.js";
 
 /**
  * The built `dstack` CLI as a child process against the whole service (real Redis, the S3-protocol
@@ -208,6 +208,12 @@ describe("dstack secrets", () => {
     expect(del.code).toBe(0);
     expect(JSON.parse((await cli(["secrets", "list", "--json"])).stdout)).toEqual([]);
   }, 90_000);
+
+  it("refuses a name that cannot be an environment variable before asking for the value, exit 2", async () => {
+    // stdin is empty: were the value read first, the refusal would be "the value read from stdin is empty".
+    const res = await cli(["secrets", "add", "HF TOKEN"]);
+    expect(res).toEqual({ code: 2, stdout: "", stderr: "dstack: bad secret name: must be an environment variable name (letters, digits, _; not starting with a digit)\n" });
+  });
 });
 
 describe("dstack stop and failing runs", () => {
@@ -218,6 +224,9 @@ describe("dstack stop and failing runs", () => {
     expect(id).toMatch(/^[a-z0-9]+$/);
     // Wait until the workflow is running (its first line is in the log).
     for (let i = 0; i < 200 && !(await cli(["logs", id])).stdout.includes("slow started"); i++) await new Promise((r) => setTimeout(r, 200));
+    // A bad --wait is refused before anything is asked of the service: the run goes on.
+    expect(await cli(["stop", id, "--wait", "abc"])).toEqual({ code: 2, stdout: "", stderr: 'dstack: --wait must be a whole number of seconds, got "abc"\n' });
+    expect((await listRuns()).find((r) => r.id === id)?.status).toBe("running");
     const stop = await cli(["stop", id]);
     expect(stop.stdout).toBe(`run ${id} stopped\n`);
     expect(stop.code).toBe(0);
@@ -333,6 +342,18 @@ describe("messages a new user meets in the first hour", () => {
     );
   });
 
+  it("does not deny that a tag exists when it tags only another workflow's run", async () => {
+    const hello = await cli(["run", "hello", "-f"]);
+    expect(hello.code).toBe(0);
+    const id = /run ([a-z0-9]+) \(hello\) submitted/.exec(hello.stderr)?.[1] as string;
+    expect((await cli(["tags", "add", "only-hello", id])).code).toBe(0);
+    const res = await cli(["run", "bash", "-c", "ls", "--dep", "slow:only-hello"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split("\n").at(-1)).toBe(
+      "dstack: `slow:only-hello` (a dependency of bash): no run of slow in acme/cli-demo is tagged only-hello (it tags a run of hello); tag one with `dstack tags add only-hello <run>`",
+    );
+  }, 60_000);
+
   it("says which filter matched nothing instead of calling the repository empty", async () => {
     const res = await cli(["runs", "-w", "no-such-workflow", "-s", "done"]);
     expect(res).toEqual({ code: 0, stdout: "", stderr: "dstack: no runs of `no-such-workflow` with status done in acme/cli-demo\n" });
@@ -340,7 +361,39 @@ describe("messages a new user meets in the first hour", () => {
 
   it("refuses a limit that is not a whole number with its own words, exit 2", async () => {
     const res = await cli(["runs", "-n", "abc"]);
-    expect(res).toEqual({ code: 2, stdout: "", stderr: 'dstack: -n/--limit must be a whole number from 1, got "abc"\n' });
+    expect(res).toEqual({ code: 2, stdout: "", stderr: 'dstack: -n/--limit must be a whole number from 1 to 500, got "abc"\n' });
+  });
+
+  it("refuses a limit over the server's and an unknown status in its own words, not the server's query errors, exit 2", async () => {
+    expect(await cli(["runs", "-n", "100000"])).toEqual({ code: 2, stdout: "", stderr: 'dstack: -n/--limit must be a whole number from 1 to 500, got "100000"\n' });
+    expect(await cli(["runs", "-s", "fail"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'dstack: -s/--status "fail" is not a run status; use one of submitted, provisioning, running, uploading, done, failed, stopped, timed_out\n',
+    });
+    expect((await cli(["runs", "-n", "500", "-s", "timed_out"])).code).toBe(0);
+  });
+
+  it("ends a usage error with the command's --help, in one line, unless a suggestion already says what to type", async () => {
+    const cases: Array<[string[], string]> = [
+      [["tags", "add", "v1"], "dstack: missing required argument 'run'; see `dstack tags add --help`\n"],
+      [["logs", "abc", "extra"], "dstack: too many arguments for 'logs'. Expected 1 argument but got 2; see `dstack logs --help`\n"],
+      [["artifacts", "frob"], "dstack: unknown command 'frob'; see `dstack artifacts --help`\n"],
+      [["frob"], "dstack: unknown command 'frob'; see `dstack --help`\n"],
+      [["runs", "--jsn"], "dstack: unknown option '--jsn'; did you mean --json?\n"],
+    ];
+    for (const [args, stderr] of cases) expect(await runCliInProcess(args, repo)).toEqual({ code: 2, stdout: "", stderr });
+  });
+
+  it("offers --repo to a repository command run outside a checkout, exit 2", async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-outside-"));
+    try {
+      const res = await runCli(["runs"], outside, { env });
+      expect(res).toEqual({ code: 2, stdout: "", stderr: "dstack: not inside a Git repository: run dstack in a checkout of the repository, or pass the repository as --repo owner/name\n" });
+      expect((await runCli(["runs", "--repo", "acme/cli-demo", "--json"], outside, { env })).code).toBe(0);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 });
 

@@ -114,10 +114,32 @@ describe("loadWorkflows: fields", () => {
     expect(problem(misplaced, "unknown-field").message).toContain("`python` takes `help`, `depends-on`");
   });
 
+  it("reports a misspelt required field once, as the typo, not also as missing", () => {
+    const result = load(`workflows:\n  - name: a\n    provider: bash\n    comands: [echo a]\n  - name: b\n    provider: curl\n    ulr: https://example.com/x\n    outptu: x\n`);
+    expect(result.problems.map(formatProblem)).toEqual([
+      ".dstack/workflows.yaml:4:5: error: unknown field `comands` for provider `bash` — did you mean `commands`?",
+      ".dstack/workflows.yaml:7:5: error: unknown field `ulr` for provider `curl` — did you mean `url`?",
+      ".dstack/workflows.yaml:8:5: error: unknown field `outptu` for provider `curl` — did you mean `output`?",
+    ]);
+    // A typo that meant another field leaves the required one missing, and says so.
+    const other = load(`workflows:\n  - name: a\n    provider: bash\n    enviroment: {A: "1"}\n`);
+    expect(other.problems.map((p) => p.code)).toEqual(["missing-field", "unknown-field"]);
+  });
+
   it("reads a command that YAML took for a mapping as an error with the quoted fix", () => {
     const result = load(`workflows:\n  - name: a\n    provider: bash\n    commands:\n      - echo step: one\n`);
     expect(problem(result, "invalid-type")).toMatchObject({ line: 5, column: 9 });
     expect(problem(result, "invalid-type").message).toContain('quote it: `- "echo step: one"`');
+  });
+
+  it("blames the `{` of an unquoted `${{ }}` inside `[...]`, not a `: ` there is none of, in commands and args", () => {
+    const result = load(`workflows:\n  - name: a\n    provider: bash\n    commands: [python x.py --epochs \${{ epochs }}]\n  - name: b\n    provider: python\n    file: x.py\n    args: [--epochs, \${{ epochs }}]\n`, {
+      variables: { epochs: "1" },
+    });
+    expect(result.problems.filter((p) => p.code === "invalid-type").map(formatProblem)).toEqual([
+      '.dstack/workflows.yaml:4:16: error: this command is read as a mapping because `{` starts a mapping inside `[...]`; quote it: `"python x.py --epochs ${{ epochs }}"`',
+      '.dstack/workflows.yaml:8:22: error: this item of `args` is read as a mapping because `{` starts a mapping inside `[...]`; quote it: `"${{ epochs }}"`',
+    ]);
   });
 
   it("reads env as a map or a K=V list and refuses bad names", () => {
@@ -274,6 +296,15 @@ describe("loadWorkflows: names and providers", () => {
   it("names a missing provider", () => {
     const result = load(`workflows:\n  - name: a\n    file: x.py\n`);
     expect(problem(result, "missing-provider")).toMatchObject({ line: 2, column: 5 });
+  });
+
+  it("asks for `provider: bash` when `commands` has no provider and no image, not for the 2021 docker form", () => {
+    const result = load(`workflows:\n  - name: a\n    commands: [echo a]\n`);
+    expect(result.problems).toHaveLength(1);
+    expect(problem(result, "missing-provider")).toMatchObject({ line: 3, column: 5 });
+    expect(problem(result, "missing-provider").message).toBe(
+      "workflow `a` has no `provider`; add `provider: bash` to run its `commands` (or `provider: docker` with an `image` to run them in that image)",
+    );
   });
 
   it("validates the fields of providers it does not run", () => {

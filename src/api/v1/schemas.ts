@@ -39,11 +39,14 @@ export const AddTagBody = z.strictObject({ tag: TagName, runId: z.string().min(1
 
 export const PutSecretBody = z.strictObject({ value: z.string().min(1, "must not be empty").max(64 * 1024) });
 
+/** The most runs one `GET /api/v1/runs` lists (`dstack runs -n` checks it too, in its own words). */
+export const MAX_LISTED_RUNS = 500;
+
 export const ListRunsQuery = z.strictObject({
   repo: RepoName.optional(),
   workflow: z.string().max(200).optional(),
   status: z.enum(["submitted", "provisioning", "running", "uploading", "done", "failed", "stopped", "timed_out"]).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: z.coerce.number().int().min(1).max(MAX_LISTED_RUNS).default(50),
 });
 
 export const LogQuery = z.strictObject({

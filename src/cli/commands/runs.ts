@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { RunJson } from "../../api/v1/run-json.js";
+import { MAX_LISTED_RUNS } from "../../api/v1/schemas.js";
 import { InvalidInputError } from "../../errors.js";
+import { RUN_STATUSES } from "../../runs/types.js";
 import type { CommandContext } from "../command-context.js";
 import { connect, currentRepo, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
@@ -18,8 +20,7 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     .option("-n, --limit <n>", "at most this many", "20")
     .option("--json", "print a JSON array of runs (id, workflow, status, tags, ...)")
     .action(async (options: { repo?: string; all?: boolean; workflow?: string; status?: string; limit: string; json?: boolean }) => {
-      // Checked here: the server's words for `-n abc` would be "limit: expected number, received NaN".
-      if (!/^[1-9]\d*$/.test(options.limit)) throw new InvalidInputError(`-n/--limit must be a whole number from 1, got ${JSON.stringify(options.limit)}`);
+      checkFilters(options);
       const repo = options.all === true ? undefined : await currentRepo(ctx, options.repo);
       const client = await connect(ctx);
       const { runs } = await client.json<{ runs: RunJson[] }>("/api/v1/runs", {
@@ -45,6 +46,19 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       }
       ctx.exit(ExitCode.ok);
     });
+}
+
+/**
+ * Checked here: the server's words for `-n abc` or `-s fail` would be "bad query: limit: expected
+ * number, received NaN" and "bad query: status: Invalid option: expected one of ...".
+ */
+function checkFilters(options: { status?: string; limit: string }): void {
+  if (!/^[1-9]\d*$/.test(options.limit) || Number(options.limit) > MAX_LISTED_RUNS) {
+    throw new InvalidInputError(`-n/--limit must be a whole number from 1 to ${MAX_LISTED_RUNS}, got ${JSON.stringify(options.limit)}`);
+  }
+  if (options.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(options.status)) {
+    throw new InvalidInputError(`-s/--status ${JSON.stringify(options.status)} is not a run status; use one of ${RUN_STATUSES.join(", ")}`);
+  }
 }
 
 /** An empty filtered list must not read as an empty repository: "no runs of `train` with status failed in acme/demo". */

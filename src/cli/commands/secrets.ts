@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseInput, SecretName } from "../../api/v1/schemas.js";
 import type { CommandContext } from "../command-context.js";
 import { connect, currentRepo, paintFor, repoPath } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
@@ -32,6 +33,8 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .argument("[value]", "the value (beware: visible in shell history; prefer stdin or the prompt)")
     .option("--repo <owner/name>", "the repository (default: from the origin remote)")
     .action(async (name: string, value: string | undefined, options: { repo?: string }) => {
+      // The server's check, made before the value is asked for: a typed-in value must not be lost to a bad name.
+      parseInput(SecretName, name, "secret name");
       const repo = await currentRepo(ctx, options.repo);
       const client = await connect(ctx);
       const secret = value ?? (await readSecretValue(ctx, `value of ${name}: `));

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq } from "yaml";
-import type { Node } from "yaml";
+import type { Node, YAMLMap } from "yaml";
 import { describeNode } from "../yaml-file.js";
 import type { Entry } from "../yaml-file.js";
 import type { FieldContext } from "./field-context.js";
@@ -27,13 +27,22 @@ export function readCommands(entry: Entry, ctx: FieldContext): string[] | undefi
 
 function reportBadCommand(item: Node | null, entry: Entry, ctx: FieldContext): void {
   if (isMap(item)) {
-    // `- echo a: b` is read by YAML as the mapping {"echo a": "b"}: show the fix with the user's text.
-    const [start, end] = ctx.report.range(item);
-    const raw = ctx.report.text.slice(start, end).trim();
-    ctx.report.error(item, "invalid-type", `this command is read as a mapping because of \`: \` in it; quote it: \`- ${JSON.stringify(raw)}\``);
+    reportTextReadAsMapping(item, "this command", ctx);
     return;
   }
   ctx.report.error(item ?? entry.keyNode, "invalid-type", `an item of \`${entry.key}\` must be a shell command; got ${describeNode(item)}`);
+}
+
+/**
+ * A list item meant as text that YAML read as a mapping, with the fix in the user's own text: `- echo
+ * a: b` is {"echo a": "b"} (the `: `), and inside `[...]` a `{` starts a mapping, as the one of
+ * `${{ epochs }}` does in `[python train.py --epochs ${{ epochs }}]`.
+ */
+export function reportTextReadAsMapping(item: YAMLMap, what: string, ctx: FieldContext): void {
+  const [start, end] = ctx.report.range(item);
+  const raw = ctx.report.text.slice(start, end).trim();
+  const fix = raw.includes("{") ? `\`{\` starts a mapping inside \`[...]\`; quote it: \`${JSON.stringify(raw)}\`` : `of \`: \` in it; quote it: \`- ${JSON.stringify(raw)}\``;
+  ctx.report.error(item, "invalid-type", `${what} is read as a mapping because ${fix}`);
 }
 
 function splitLines(text: string): string[] {

@@ -4,7 +4,7 @@ import { tokenizeCommandLine } from "../command-line/tokenize-command-line.js";
 import { describeNode, scalarSource } from "../yaml-file.js";
 import type { Entry } from "../yaml-file.js";
 import type { FieldContext, FieldSpec } from "./field-context.js";
-import { readCommands } from "./read-commands.js";
+import { readCommands, reportTextReadAsMapping } from "./read-commands.js";
 import { readEnv } from "./read-env.js";
 import { readResourceKey } from "./read-resources.js";
 import { readInt, readText, readTextList, valueOrKey } from "./value-readers.js";
@@ -56,6 +56,10 @@ export const argsField: FieldSpec = {
     }
     const args: string[] = [];
     for (const item of ctx.yaml.items(value)) {
+      if (isMap(item)) {
+        reportTextReadAsMapping(item, "this item of `args`", ctx);
+        continue;
+      }
       if (!isScalar(item) || item.value === null) {
         ctx.report.error(item ?? entry.keyNode, "invalid-type", `an item of \`args\` must be a single value; got ${describeNode(item)}`);
         continue;
