@@ -1,6 +1,6 @@
 import type { Router } from "../http/router.js";
 import { render } from "../render.js";
-import type { RunStore } from "../runs/run-store.js";
+import type { RunCursor, RunStore } from "../runs/run-store.js";
 import { describeTrigger, runDuration } from "../runs/run-view.js";
 import { ACTIVE_STATUSES, isTerminal, RUN_STATUSES, type Run } from "../runs/types.js";
 import { formatTime, pageApiAuth, requireUser, sendHtml, type PageAuth } from "./page-response.js";
@@ -22,8 +22,19 @@ export interface RunsFilter {
   workflow?: string;
   status?: string;
   tag?: string;
-  /** Cursor: only runs created before this (ms), for the next page. */
-  before?: number;
+  /**
+   * Cursor: the runs after this one, for the next page (`before=<createdAt ms>.<run id>`; a time
+   * alone, as older links have it, means the runs created before it).
+   */
+  before?: RunCursor;
+}
+
+/** `before` of a page's address: `<ms>.<run id>` or `<ms>`; anything else is no cursor. */
+function parseCursor(value: string | null): RunCursor | undefined {
+  const m = /^(\d{1,16})(?:\.([a-z0-9-]{1,64}))?$/.exec(value ?? "");
+  const at = Number(m?.[1]);
+  if (m === null || !Number.isSafeInteger(at) || at <= 0) return undefined;
+  return m[2] === undefined ? { at } : { at, id: m[2] };
 }
 
 export function parseRunsFilter(q: URLSearchParams): RunsFilter {
@@ -31,14 +42,13 @@ export function parseRunsFilter(q: URLSearchParams): RunsFilter {
     const v = (q.get(k) ?? "").trim();
     return v === "" ? undefined : v.slice(0, 200);
   };
-  const before = Number(q.get("before"));
   const status = str("status");
   return {
     repo: str("repo"),
     workflow: str("workflow"),
     status: status !== undefined && (RUN_STATUSES as readonly string[]).includes(status) ? status : undefined,
     tag: str("tag"),
-    before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+    before: parseCursor(q.get("before")),
   };
 }
 
@@ -50,7 +60,7 @@ function matches(run: Run, f: RunsFilter): boolean {
  * One page of runs, newest first, and the cursor of the next page if there is one; `readable`
  * leaves out repositories the viewer cannot read.
  */
-export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter, readable: (repo: string) => Promise<boolean> = async () => true): Promise<{ runs: Run[]; next?: number }> {
+export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter, readable: (repo: string) => Promise<boolean> = async () => true): Promise<{ runs: Run[]; next?: RunCursor }> {
   const found: Run[] = [];
   let before = f.before;
   let scanned = 0;
@@ -59,13 +69,17 @@ export async function findRuns(store: Pick<RunStore, "list">, f: RunsFilter, rea
     scanned += page.length;
     for (const run of page) {
       if (!matches(run, f) || !(await readable(run.repo))) continue;
-      if (found.length === PAGE_SIZE) return { runs: found, next: found.at(-1)?.createdAt };
+      if (found.length === PAGE_SIZE) return { runs: found, next: cursorAfter(found.at(-1)) };
       found.push(run);
     }
     const last = page.at(-1);
     if (last === undefined || page.length < 200 || scanned >= MAX_SCANNED) return { runs: found };
-    before = last.createdAt;
+    before = cursorAfter(last);
   }
+}
+
+function cursorAfter(run: Run | undefined): RunCursor | undefined {
+  return run === undefined ? undefined : { at: run.createdAt, id: run.id };
 }
 
 function shortSha(sha: string): string {
@@ -134,7 +148,7 @@ export function mountRunsListPage(router: Router, deps: RunsListDeps): void {
         statuses: RUN_STATUSES.map((s) => ({ value: s, selected: s === f.status })),
         runs: runs.map((r) => runRow(r, t)),
         anyActive: runs.some((r) => (ACTIVE_STATUSES as readonly string[]).includes(r.status)),
-        nextUrl: next === undefined ? undefined : query({ before: String(next) }),
+        nextUrl: next === undefined ? undefined : query({ before: next.id === undefined ? String(next.at) : `${next.at}.${next.id}` }),
         firstUrl: f.before === undefined ? undefined : query({}),
         apiQuery: liveQuery(f),
         firstPage: f.before === undefined,

@@ -60,7 +60,7 @@ function parseLine(line: string): Command {
       return { kind: "stop", line, runId: rest[0] };
     case "tag":
       if (rest.length !== 2 || rest[0] === undefined || rest[1] === undefined) return { kind: "invalid", line, message: "usage: `/dstack tag <run> <tag>`" };
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(rest[1])) return { kind: "invalid", line, message: `\`${rest[1]}\` is not a valid tag (letters, digits, ".", "_", "-")` };
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(rest[1])) return { kind: "invalid", line, message: `\`${rest[1]}\` is not a valid tag (ASCII letters, digits, ".", "_", "-")` };
       return { kind: "tag", line, runId: rest[0], tag: rest[1] };
     case "approve":
       if (rest.length !== 1 || rest[0] === undefined) return { kind: "invalid", line, message: "usage: `/dstack approve <run>`" };

@@ -98,6 +98,12 @@ redis.call('HSET', KEYS[1], 'approval', ARGV[1])
 return 1
 `;
 
+/** Where a page of runs ended: its last run's creation time and id (see `RunStore.list`). */
+export interface RunCursor {
+  at: number;
+  id?: string;
+}
+
 export interface NewRun {
   repo: string;
   installationId?: number;
@@ -388,10 +394,27 @@ export class RunStore {
   }
 
   /** Newest first. */
-  async list(options: { repo?: string; limit?: number; before?: number } = {}): Promise<Run[]> {
+  /**
+   * Runs newest first (by creation time, then id), `limit` of them, after the cursor `before` when
+   * given: the run a previous page ended with (`{ at: its createdAt, id }`), or a time alone (runs
+   * created before it). The id matters: runs of one group are created within the same millisecond,
+   * and a cursor of the time alone skipped those of them that did not fit on the page.
+   */
+  async list(options: { repo?: string; limit?: number; before?: RunCursor | number } = {}): Promise<Run[]> {
     const key = options.repo === undefined ? this.key("runs", "all") : this.key("runs", "repo", options.repo);
-    const max = options.before === undefined ? "+inf" : `(${options.before}`;
-    const ids = await this.redis.zrevrangebyscore(key, max, "-inf", "LIMIT", 0, options.limit ?? 50);
+    const limit = options.limit ?? 50;
+    const before = typeof options.before === "number" ? { at: options.before } : options.before;
+    let ids: string[];
+    if (before === undefined) ids = await this.redis.zrevrangebyscore(key, "+inf", "-inf", "LIMIT", 0, limit);
+    else if (before.id === undefined) ids = await this.redis.zrevrangebyscore(key, `(${before.at}`, "-inf", "LIMIT", 0, limit);
+    else {
+      // Members of one score come in reverse lexical order: those of the cursor's millisecond after it
+      // are the ones below its id, then the earlier milliseconds.
+      const cursorId = before.id;
+      const same = (await this.redis.zrangebyscore(key, before.at, before.at)).filter((id) => id < cursorId).reverse();
+      ids = same.slice(0, limit);
+      if (ids.length < limit) ids.push(...(await this.redis.zrevrangebyscore(key, `(${before.at}`, "-inf", "LIMIT", 0, limit - ids.length)));
+    }
     const runs = await Promise.all(ids.map((id) => this.find(id)));
     return runs.filter((r): r is Run => r !== undefined);
   }

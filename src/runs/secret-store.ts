@@ -144,7 +144,7 @@ function associatedData(repo: string, name: string): Buffer {
 function checkName(name: string): void {
   if (name.length === 0 || name.length > MAX_SECRET_NAME_LENGTH || !NAME.test(name)) {
     throw new InvalidInputError(
-      `secret name ${JSON.stringify(name.slice(0, 80))} is not valid: use letters, digits and _, not starting with a digit, at most ${MAX_SECRET_NAME_LENGTH} characters`,
+      `secret name ${JSON.stringify(name.slice(0, 80))} is not valid: use ASCII letters, digits and _, not starting with a digit, at most ${MAX_SECRET_NAME_LENGTH} characters`,
     );
   }
   if (name.toUpperCase().startsWith("DSTACK_")) {

@@ -18,10 +18,10 @@ export function parseDependencyRef(text: string): DependencyRef | { error: strin
   const name = colon < 0 ? rest : rest.slice(0, colon);
   const tag = colon < 0 ? undefined : rest.slice(colon + 1);
   if (name !== "" && !WORD.test(name)) {
-    return { error: `\`${trimmed}\` is not a dependency: \`${name}\` is not a workflow name (letters, digits, \`-\`, \`_\`, \`.\`)` };
+    return { error: `\`${trimmed}\` is not a dependency: \`${name}\` is not a workflow name (ASCII letters, digits, \`-\`, \`_\`, \`.\`)` };
   }
   if (tag !== undefined && !WORD.test(tag)) {
-    return { error: `\`${trimmed}\` is not a dependency: write \`name:tag\` or \`:tag\` with a tag made of letters, digits, \`-\`, \`_\`, \`.\`` };
+    return { error: `\`${trimmed}\` is not a dependency: write \`name:tag\` or \`:tag\` with a tag made of ASCII letters, digits, \`-\`, \`_\`, \`.\`` };
   }
   if (name === "" && tag === undefined) return { error: `\`${trimmed}\` is not a dependency; write a workflow name, \`name:tag\` or \`:tag\`` };
   const withRepo = repo === undefined ? {} : { repo };
@@ -35,7 +35,7 @@ export function parseTagRef(text: string): TagDependency | { error: string } {
   const trimmed = text.trim();
   const { repo, rest, error } = splitRepo(trimmed);
   if (error !== undefined) return { error };
-  if (!WORD.test(rest)) return { error: `\`${trimmed}\` is not a tag; a tag is made of letters, digits, \`-\`, \`_\`, \`.\` (optionally \`owner/repo/tag\`)` };
+  if (!WORD.test(rest)) return { error: `\`${trimmed}\` is not a tag; a tag is made of ASCII letters, digits, \`-\`, \`_\`, \`.\` (optionally \`owner/repo/tag\`)` };
   return { kind: "tag", tag: rest, ...(repo === undefined ? {} : { repo }) };
 }
 

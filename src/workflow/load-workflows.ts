@@ -112,7 +112,11 @@ function workflowItems(yaml: YamlFile) {
       continue;
     }
     found = true;
-    if (top.value === null) continue;
+    // `workflows:` or `workflows: []`: valid, but a file that runs nothing is worth a word.
+    if (top.value === null || (isSeq(top.value) && top.value.items.length === 0)) {
+      yaml.report.warning(top.keyNode, "no-workflows", `\`workflows\` is empty: \`${yaml.report.path}\` defines no workflows`);
+      continue;
+    }
     if (!isSeq(top.value)) {
       yaml.report.error(top.keyNode, "invalid-type", `\`workflows\` must be a list (\`- name: ...\` items); got ${describeNode(top.value)}`);
       continue;

@@ -175,7 +175,7 @@ function readName(entry: Entry | undefined, item: YAMLMap, entries: readonly Ent
   }
   const name = scalarSource(entry.value).trim();
   if (!NAME.test(name)) {
-    yaml.report.error(entry.value, "invalid-name", `\`${name}\` cannot be a workflow name: use letters, digits, \`-\`, \`_\` and \`.\` (\`:\` and \`/\` mean tags and repositories in \`depends-on\`)`);
+    yaml.report.error(entry.value, "invalid-name", `\`${name}\` cannot be a workflow name: use ASCII letters, digits, \`-\`, \`_\` and \`.\` (\`:\` and \`/\` mean tags and repositories in \`depends-on\`)`);
     return undefined;
   }
   return name;

@@ -46,7 +46,7 @@ export function substituteVariables(
     }
     if (name === "run.name") return scope.run ? (scope.run.name ?? "") : whole;
     if (!NAME.test(name)) {
-      report.error(locate(rawText(), whole, node), "invalid-substitution", `\`${whole}\` is not a variable reference; write \`\${{ name }}\` with a variable name (letters, digits, \`-\`, \`_\`, \`.\`)`);
+      report.error(locate(rawText(), whole, node), "invalid-substitution", `\`${whole}\` is not a variable reference; write \`\${{ name }}\` with a variable name (ASCII letters, digits, \`-\`, \`_\`, \`.\`)`);
       return whole;
     }
     const value = scope.variables[name];

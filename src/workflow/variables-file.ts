@@ -53,7 +53,7 @@ function readSection(name: string, value: Node | null, keyNode: Node, yaml: Yaml
   }
   for (const variable of yaml.entries(value)) {
     if (!NAME.test(variable.key) || variable.key === "__proto__") {
-      yaml.report.error(variable.keyNode, "invalid-variable-name", `\`${variable.key}\` cannot be a variable name: use letters, digits, \`-\`, \`_\` and \`.\``);
+      yaml.report.error(variable.keyNode, "invalid-variable-name", `\`${variable.key}\` cannot be a variable name: use ASCII letters, digits, \`-\`, \`_\` and \`.\``);
       continue;
     }
     if (variable.value === null) values[variable.key] = "";

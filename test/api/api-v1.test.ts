@@ -170,7 +170,7 @@ describe("validation", () => {
     const bad = await api("PUT", "/api/v1/repos/acme/api/secrets/1BAD", { value: "x" });
     expect(bad.status).toBe(400);
     // Named once: not "bad secret name: secret name: ...".
-    expect(((await bad.json()) as { message: string }).message).toBe("bad secret name: must be an environment variable name (letters, digits, _; not starting with a digit)");
+    expect(((await bad.json()) as { message: string }).message).toBe("bad secret name: must be an environment variable name (ASCII letters, digits, _; not starting with a digit)");
     expect((await api("PUT", "/api/v1/repos/acme/api/secrets/GOOD", { value: "" })).status).toBe(400);
   });
 

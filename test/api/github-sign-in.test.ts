@@ -285,6 +285,11 @@ describe("per-user permissions", () => {
     expect(tag.status).toBe(201);
     expect((await send("DELETE", "/api/v1/repos/acme/web/tags/walt-1", walt)).status).toBe(200);
     expect((await get("/api/v1/repos/acme/web/secrets", walt)).status).toBe(403);
+    // A stop names who asked for it, as a PR comment's does (the run page shows the reason).
+    const waiting = await seedRun(service, redis.prefix, { repo: "acme/web", workflow: "train", log: "", status: "submitted" });
+    const stop = await send("POST", `/api/v1/runs/${waiting.id}/stop`, walt);
+    expect(stop.status).toBe(202);
+    expect(((await stop.json()) as { run: { status: string; reason?: string } }).run).toMatchObject({ status: "stopped", reason: "stopped by @walt" });
   });
 
   it("shows an admin the secrets and lets them change them", async () => {

@@ -112,6 +112,10 @@ describe("the web pages", () => {
     const asset = await fetch(`${service.url}/assets/run-page.js`);
     expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
     expect((await fetch(`${service.url}/assets/..%2Fpackage.json`)).status).toBe(404);
+    // The icon: linked by every page, and where browsers look for it by default.
+    const icon = await fetch(`${service.url}/favicon.ico`);
+    expect({ status: icon.status, type: icon.headers.get("content-type"), url: icon.url }).toEqual({ status: 200, type: "image/svg+xml", url: `${service.url}/assets/favicon.svg` });
+    expect(await icon.text()).toMatch(/^<svg /);
   });
 
   it("lets the session cookie change state through the API only with the CSRF header", async () => {

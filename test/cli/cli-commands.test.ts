@@ -212,7 +212,7 @@ describe("dstack secrets", () => {
   it("refuses a name that cannot be an environment variable before asking for the value, exit 2", async () => {
     // stdin is empty: were the value read first, the refusal would be "the value read from stdin is empty".
     const res = await cli(["secrets", "add", "HF TOKEN"]);
-    expect(res).toEqual({ code: 2, stdout: "", stderr: "dstack: bad secret name: must be an environment variable name (letters, digits, _; not starting with a digit)\n" });
+    expect(res).toEqual({ code: 2, stdout: "", stderr: "dstack: bad secret name: must be an environment variable name (ASCII letters, digits, _; not starting with a digit)\n" });
   });
 });
 

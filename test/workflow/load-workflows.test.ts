@@ -345,7 +345,7 @@ describe("loadWorkflows: variables", () => {
       ["invalid-substitution", 7, 11],
     ]);
     expect(result.problems.map((p) => p.message)).toEqual([
-      "`${{ not valid }}` is not a variable reference; write `${{ name }}` with a variable name (letters, digits, `-`, `_`, `.`)",
+      "`${{ not valid }}` is not a variable reference; write `${{ name }}` with a variable name (ASCII letters, digits, `-`, `_`, `.`)",
       "`${{` is not closed; write `${{ name }}`",
     ]);
   });
@@ -412,6 +412,10 @@ describe("loadWorkflows: YAML", () => {
     expect(load("workflows: {a: 1}\n").problems[0]?.message).toContain("must be a list");
     expect(load("workflows:\n  - train\n").problems[0]?.message).toBe("a workflow must be a mapping with `name` and `provider`; got `train`");
     expect(load("# nothing yet\n").problems).toEqual([expect.objectContaining({ severity: "warning", code: "no-workflows" })]);
+    // An empty list says so too, at its key, instead of passing in silence.
+    for (const text of ["workflows: []\n", "workflows:\n"]) {
+      expect(load(text).problems).toEqual([expect.objectContaining({ severity: "warning", code: "no-workflows", line: 1, column: 1, message: expect.stringContaining("`workflows` is empty") })]);
+    }
   });
 
   it("sorts problems by file, line and column, and prints them like a compiler", () => {

@@ -8,6 +8,7 @@ import { refusalMessage } from "../../runs/refusal-message.js";
 import { resolveRunRequest } from "../../runs/resolve-run-request.js";
 import { submitRunGroup } from "../../runs/submit-runs.js";
 import { isTerminal, type Run } from "../../runs/types.js";
+import type { RunCursor } from "../../runs/run-store.js";
 import { formatProblem } from "../../workflow/index.js";
 import { principalOf, repoFilter, requireApiToken, requireRepo, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
@@ -118,7 +119,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
       if (q.repo !== undefined) await requireRepo(deps, principal, q.repo, "read");
       const readable = repoFilter(deps, principal);
       const found: Run[] = [];
-      let before: number | undefined;
+      let before: RunCursor | undefined;
       let scanned = 0;
       const filtered = q.workflow !== undefined || q.status !== undefined || principal.kind !== "service";
       while (found.length < q.limit && scanned < MAX_SCANNED) {
@@ -132,7 +133,7 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
         }
         const last = page.at(-1);
         if (!filtered || last === undefined || page.length < 200) break;
-        before = last.createdAt;
+        before = { at: last.createdAt, id: last.id };
       }
       const t = now();
       sendJson(ctx.res, 200, { runs: found.map((r) => runJson(r, deps.publicUrl, t)) });
@@ -153,7 +154,9 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
     auth(async (ctx) => {
       const run = (await requireRun(deps, principalOf(ctx), ctx.params.id ?? "", "write")).run;
       if (isTerminal(run.status)) throw new DstackError("conflict", `run ${run.id} already ended (${run.status})`);
-      const reason = "stopped through the API";
+      // Who stopped it, as the check run and the run page say it: a signed-in GitHub user by name.
+      const principal = principalOf(ctx);
+      const reason = principal.kind === "github" ? `stopped by @${principal.login}` : "stopped through the API";
       await deps.store.update(run.id, { stopRequested: reason });
       // A run still waiting for its dependencies has no agent to tell: end it here. The supervisor
       // handles every other state (it tells the agent, which reports `stopped`).

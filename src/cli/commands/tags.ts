@@ -32,7 +32,7 @@ export function registerTags(program: Command, ctx: CommandContext): void {
   tags
     .command("add")
     .description("tag a successful run")
-    .argument("<tag>", "the tag (letters, digits, ., _, -)")
+    .argument("<tag>", "the tag (ASCII letters, digits, ., _, -)")
     .argument("<run>", "the run id")
     .option("--repo <owner/name>", "the repository (default: from the origin remote)")
     .action(async (tag: string, runId: string, options: { repo?: string }) => {

@@ -55,6 +55,6 @@ function checkName(name: string, where: Where, ctx: FieldContext): boolean {
     return false;
   }
   if (ENV_NAME.test(name)) return true;
-  ctx.report.error(where, "invalid-env-name", `\`${name}\` is not an environment variable name (letters, digits and \`_\`, not starting with a digit)`);
+  ctx.report.error(where, "invalid-env-name", `\`${name}\` is not an environment variable name (ASCII letters, digits and \`_\`, not starting with a digit)`);
   return false;
 }
