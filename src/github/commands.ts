@@ -1,3 +1,4 @@
+import { TAG_NAME_PATTERN, TAG_NAME_RULE } from "../runs/tag-name.js";
 import { tokenizeCommandLine } from "../workflow/index.js";
 
 export type Command =
@@ -60,7 +61,7 @@ function parseLine(line: string): Command {
       return { kind: "stop", line, runId: rest[0] };
     case "tag":
       if (rest.length !== 2 || rest[0] === undefined || rest[1] === undefined) return { kind: "invalid", line, message: "usage: `/dstack tag <run> <tag>`" };
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(rest[1])) return { kind: "invalid", line, message: `\`${rest[1]}\` is not a valid tag (ASCII letters, digits, ".", "_", "-")` };
+      if (!TAG_NAME_PATTERN.test(rest[1])) return { kind: "invalid", line, message: `\`${rest[1]}\` is not a valid tag (${TAG_NAME_RULE})` };
       return { kind: "tag", line, runId: rest[0], tag: rest[1] };
     case "approve":
       if (rest.length !== 1 || rest[0] === undefined) return { kind: "invalid", line, message: "usage: `/dstack approve <run>`" };

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { InvalidInputError } from "../../errors.js";
+import { TAG_NAME_PATTERN, TAG_NAME_RULE } from "../../runs/tag-name.js";
 
 /** `owner/name`, as GitHub allows them. */
 export const RepoName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be `owner/name`");
 
 /** A dstack tag: what `depends-on: [workflow:tag]` names (same rule as `/dstack tag`). */
-export const TagName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'ASCII letters, digits, ".", "_" and "-", at most 100');
+export const TagName = z.string().regex(TAG_NAME_PATTERN, TAG_NAME_RULE);
 
 /** A secret becomes an environment variable of the run, so its name must be one. */
 export const SecretName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be an environment variable name (ASCII letters, digits, _; not starting with a digit)");
