@@ -163,29 +163,45 @@ describe("the GitHub rate gate with GitHub's real numbers", () => {
 
   it("holds three processes on one Redis to one budget together", async () => {
     const gateModule = path.resolve("dist/src/github/rate-gate.js");
+    // Each process connects, then waits at a barrier until all three are ready, so a process that a
+    // loaded machine started late does not find the others' 3.5 s already over.
     const script = `
       import { Redis } from "ioredis";
       import { GitHubRateGate } from ${JSON.stringify(gateModule)};
-      const redis = new Redis(process.argv[1]);
-      const gate = new GitHubRateGate({ redis, prefix: process.argv[2] }, { limit: 10, windowMs: 1000, marginMs: 250 });
+      const [url, prefix] = process.argv.slice(1);
+      const redis = new Redis(url);
+      const gate = new GitHubRateGate({ redis, prefix }, { limit: 10, windowMs: 1000, marginMs: 250 });
+      await redis.incr(prefix + ":ready");
+      while (Number(await redis.get(prefix + ":ready")) < 3) await new Promise((r) => setTimeout(r, 10));
       const sent = [];
+      let heldBack = 0;
       const end = Date.now() + 3500;
       while (Date.now() < end) {
         const wait = await gate.take(1, { write: true, priority: "high" });
         if (wait === 0) sent.push(Date.now());
-        else await new Promise((r) => setTimeout(r, Math.min(wait, end - Date.now() + 1)));
+        else {
+          heldBack += 1;
+          await new Promise((r) => setTimeout(r, Math.min(wait, end - Date.now() + 1)));
+        }
       }
-      console.log(JSON.stringify(sent));
+      console.log(JSON.stringify({ sent, heldBack }));
       redis.disconnect();
     `;
     const run = () => promisify(execFile)(process.execPath, ["--input-type=module", "-e", script, redis.url, `${redis.prefix}:procs`]);
     const outputs = await Promise.all([run(), run(), run()]);
-    const perProcess = outputs.map((o) => JSON.parse(o.stdout) as number[]);
-    const all = perProcess.flat();
-    expect(perProcess.every((times) => times.length > 0)).toBe(true);
+    const perProcess = outputs.map((o) => JSON.parse(o.stdout) as { sent: number[]; heldBack: number });
+    const all = perProcess.flatMap((p) => p.sent);
+    // The gate promises one budget, not a fair share of it: on a busy machine one process can lose
+    // every race for a freed slot. What proves the budget is shared: every process was held back
+    // (each saw the others' requests counted against it), more than one sent, and together they never
+    // exceeded one process's budget in any rolling second although they asked for more than that.
+    expect(perProcess.every((p) => p.heldBack > 0)).toBe(true);
+    expect(perProcess.filter((p) => p.sent.length > 0).length).toBeGreaterThanOrEqual(2);
     expect(maxInRollingWindow(all, 1000)).toBeLessThanOrEqual(10);
     expect(all.length).toBeGreaterThanOrEqual(20); // they did contend: more than one second's budget
-    console.log(`[figure] 3 processes, budget 10/s for 3.5 s: sent ${perProcess.map((t) => t.length).join(" + ")} = ${all.length}, most in any rolling second ${maxInRollingWindow(all, 1000)}`);
+    console.log(
+      `[figure] 3 processes, budget 10/s for 3.5 s: sent ${perProcess.map((p) => p.sent.length).join(" + ")} = ${all.length}, held back ${perProcess.map((p) => p.heldBack).join(" + ")} times, most in any rolling second ${maxInRollingWindow(all, 1000)}`,
+    );
   }, 30_000);
 });
 
