@@ -88,14 +88,31 @@ export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, pa
   checkDependencyGraph(nodes);
   if (parsed.some((p) => p.kind === "workflows")) checkSectionNames(sections, [...firstByName.keys()]);
 
+  const kept = withoutFollowOns(problems, parsed.map((p) => p.yaml));
   const order = new Map(files.map((f, i) => [f.path, i]));
-  problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
-  return { workflows, problems };
+  kept.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
+  return { workflows, problems: kept };
+}
+
+/**
+ * A file with YAML syntax errors: its syntax errors, and of the rest only the hints that explain
+ * one (`text-read-as-mapping` on the same line, such as the `{` of an unquoted `${{ }}` inside
+ * `[...]`). The others come from what the parser recovered and would send the author after keys
+ * they never wrote.
+ */
+function withoutFollowOns(problems: Problem[], files: YamlFile[]): Problem[] {
+  const broken = new Map(files.filter((f) => f.syntaxErrorLines.size > 0).map((f) => [f.report.path, f.syntaxErrorLines]));
+  if (broken.size === 0) return problems;
+  return problems.filter((p) => {
+    const lines = broken.get(p.file);
+    return lines === undefined || p.code === "yaml-syntax" || (p.code === "text-read-as-mapping" && lines.has(p.line));
+  });
 }
 
 function workflowItems(yaml: YamlFile) {
   const root = yaml.root;
   if (root === null) {
+    if (yaml.syntaxErrorLines.size > 0) return [];
     yaml.report.warning(0, "no-workflows", `\`${yaml.report.path}\` defines no workflows; write \`workflows:\` with a list of them`);
     return [];
   }

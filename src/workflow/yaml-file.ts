@@ -32,6 +32,12 @@ export class YamlFile {
   readonly parsedBy: "fast" | "full";
   /** Which front end read it: `scanner` and `js-yaml` are the two fast ones. */
   readonly frontEnd: "scanner" | "js-yaml" | "parseDocument";
+  /**
+   * The lines with YAML syntax errors (empty when there are none). What the parser recovered around
+   * them is still read, but `loadWorkflows` keeps only the problems that explain a syntax error:
+   * the rest are follow-on errors about keys the author never wrote.
+   */
+  readonly syntaxErrorLines: ReadonlySet<number> = new Set();
   private readonly target: (alias: Alias) => unknown;
 
   constructor(file: SourceFile, sink: Problem[], mode: YamlParseMode = "auto") {
@@ -66,9 +72,16 @@ export class YamlFile {
     }
     const targets = aliasTargets(doc.contents);
     this.target = (alias) => targets.get(alias);
+    // One error per line: the parser often reports a mistake twice at one place, in two words.
+    const lines = new Set<number>();
     for (const error of doc.errors) {
-      this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}`);
+      const { line } = this.report.position(error.pos[0]);
+      if (lines.has(line)) continue;
+      lines.add(line);
+      const hint = syntaxHint(error.code, error.message, this.report.text, line);
+      this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}${hint}`);
     }
+    this.syntaxErrorLines = lines;
     for (const warning of doc.warnings) {
       if (warning.code === "TAG_RESOLVE_FAILED") this.reportTag(warning.pos[0]);
       else this.report.warning([warning.pos[0], warning.pos[1]], "yaml-warning", `YAML: ${firstLine(warning.message)}`);
@@ -200,6 +213,40 @@ function scannedEntries(map: YAMLMap): Entry[] | undefined {
     entries[i] = { key, keyNode, value: isScannedEmpty(value) ? null : value };
   }
   return entries;
+}
+
+/**
+ * What the parser's words usually mean, for the mistakes people make in workflow files: a line
+ * indented one space too far or too little, and a value holding `: ` without quotes.
+ */
+function syntaxHint(code: string, message: string, text: string, line: number): string {
+  const lines = text.split(/\r?\n/);
+  // Where a line's key starts: `  - name: a` has its key at 4, as `    provider: b` below it.
+  const indent = (l: string) => /^[ ]*(?:-[ ]+)*/.exec(l)?.[0].length ?? 0;
+  const here = lines[line - 1] ?? "";
+  if (code === "BLOCK_AS_IMPLICIT_KEY" || code === "MULTILINE_IMPLICIT_KEY") {
+    if (/:\s.*:\s/.test(here)) return "; a value that holds `: ` must be quoted, e.g. `key: 'a: b'`";
+    let next = line;
+    while (next < lines.length && (lines[next] ?? "").trim() === "") next++;
+    const after = lines[next];
+    if (after !== undefined && indent(after) > indent(here) && !/:\s*(#.*)?$/.test(here)) {
+      return `; line ${next + 1} is indented more than line ${line}, so YAML reads it as part of line ${line}'s value: align it with the keys above it`;
+    }
+    const bare = here.trim();
+    if (!bare.startsWith("- ") && !/:(\s|$)/.test(bare)) {
+      return `; line ${line} (\`${bare.slice(0, 40)}\`) is neither \`key: value\` nor a \`- \` list item, among lines that are: write it as one of them`;
+    }
+    return "";
+  }
+  if (code === "MISSING_CHAR" && message.includes("without - indicator")) {
+    let previous = line - 2;
+    while (previous >= 0 && (lines[previous] ?? "").trim() === "") previous--;
+    const before = lines[previous];
+    if (before !== undefined && indent(here) < indent(before)) {
+      return `; line ${line} is indented less than line ${previous + 1} above it: align it with the keys of its mapping`;
+    }
+  }
+  return "";
 }
 
 function firstLine(message: string): string {

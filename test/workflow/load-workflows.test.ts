@@ -128,15 +128,15 @@ describe("loadWorkflows: fields", () => {
 
   it("reads a command that YAML took for a mapping as an error with the quoted fix", () => {
     const result = load(`workflows:\n  - name: a\n    provider: bash\n    commands:\n      - echo step: one\n`);
-    expect(problem(result, "invalid-type")).toMatchObject({ line: 5, column: 9 });
-    expect(problem(result, "invalid-type").message).toContain('quote it: `- "echo step: one"`');
+    expect(problem(result, "text-read-as-mapping")).toMatchObject({ line: 5, column: 9 });
+    expect(problem(result, "text-read-as-mapping").message).toContain('quote it: `- "echo step: one"`');
   });
 
   it("blames the `{` of an unquoted `${{ }}` inside `[...]`, not a `: ` there is none of, in commands and args", () => {
     const result = load(`workflows:\n  - name: a\n    provider: bash\n    commands: [python x.py --epochs \${{ epochs }}]\n  - name: b\n    provider: python\n    file: x.py\n    args: [--epochs, \${{ epochs }}]\n`, {
       variables: { epochs: "1" },
     });
-    expect(result.problems.filter((p) => p.code === "invalid-type").map(formatProblem)).toEqual([
+    expect(result.problems.filter((p) => p.code === "text-read-as-mapping").map(formatProblem)).toEqual([
       '.dstack/workflows.yaml:4:16: error: this command is read as a mapping because `{` starts a mapping inside `[...]`; quote it: `"python x.py --epochs ${{ epochs }}"`',
       '.dstack/workflows.yaml:8:22: error: this item of `args` is read as a mapping because `{` starts a mapping inside `[...]`; quote it: `"${{ epochs }}"`',
     ]);
@@ -371,7 +371,25 @@ describe("loadWorkflows: YAML", () => {
       ".dstack/workflows.yaml:5:1: error: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]",
     ]);
     const item = load("workflows:\n  - name: a\n    provider: bash\n   commands: [x]\n");
-    expect(problem(item, "yaml-syntax")).toMatchObject({ line: 4, column: 1, message: "YAML syntax error: Sequence item without - indicator" });
+    expect(problem(item, "yaml-syntax")).toMatchObject({ line: 4, column: 1, message: "YAML syntax error: Sequence item without - indicator; line 4 is indented less than line 3 above it: align it with the keys of its mapping" });
+  });
+
+  it("reports only the syntax error, not follow-on errors about what the parser recovered, and says what the words mean", () => {
+    // One line indented a space too far: YAML reads it into the value of the line above.
+    const deeper = load("workflows:\n  - name: train\n    provider: python\n    file: train.py\n     requirements: r.txt\n  - name: x\n    provider: bash\n    commands: [echo]\n");
+    expect(deeper.problems.map(formatProblem)).toEqual([
+      ".dstack/workflows.yaml:4:11: error: YAML syntax error: Nested mappings are not allowed in compact mappings; line 5 is indented more than line 4, so YAML reads it as part of line 4's value: align it with the keys above it",
+    ]);
+    // An unclosed `[` swallows the next workflow: no "has no provider" or "name must be a word" for it.
+    const unclosed = load("workflows:\n  - name: train\n    provider: python\n    file: train.py\n    requirements: [r.txt\n  - name: x\n    provider: bash\n    commands:\n      - echo hi\n");
+    expect(unclosed.problems.every((p) => p.code === "yaml-syntax")).toBe(true);
+    expect(unclosed.problems[0]).toMatchObject({ line: 6, column: 3, message: expect.stringContaining("end with a ]") });
+    const colon = load("workflows:\n  - name: a: b\n    provider: bash\n");
+    expect(colon.problems.map((p) => p.message)).toEqual(["YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds `: ` must be quoted, e.g. `key: 'a: b'`"]);
+    const bare = load(bash("    env:\n      A=1\n      B: 2\n"));
+    expect(bare.problems.map((p) => [p.code, p.line, p.message])).toEqual([
+      ["yaml-syntax", 6, "YAML syntax error: Implicit keys need to be on a single line; line 6 (`A=1`) is neither `key: value` nor a `- ` list item, among lines that are: write it as one of them"],
+    ]);
   });
 
   it("reports tabs used for indentation", () => {

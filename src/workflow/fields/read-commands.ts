@@ -42,7 +42,7 @@ export function reportTextReadAsMapping(item: YAMLMap, what: string, ctx: FieldC
   const [start, end] = ctx.report.range(item);
   const raw = ctx.report.text.slice(start, end).trim();
   const fix = raw.includes("{") ? `\`{\` starts a mapping inside \`[...]\`; quote it: \`${JSON.stringify(raw)}\`` : `of \`: \` in it; quote it: \`- ${JSON.stringify(raw)}\``;
-  ctx.report.error(item, "invalid-type", `${what} is read as a mapping because ${fix}`);
+  ctx.report.error(item, "text-read-as-mapping", `${what} is read as a mapping because ${fix}`);
 }
 
 function splitLines(text: string): string[] {
