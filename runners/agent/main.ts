@@ -68,7 +68,7 @@ export async function runAgent(config: AgentConfig): Promise<FinishReport> {
     if (job.restoreCheckpoint !== undefined) await restoreCheckpoint({ client, out }, { cwd, checkpoint: job.restoreCheckpoint });
 
     const env = workflowEnv(job, config);
-    const prepared = await prepareProvider({ out, cacheDir: config.cacheDir, env }, job, cwd);
+    const prepared = await prepareProvider({ out, cacheDir: config.cacheDir, env, repoDir }, job, cwd);
     let exitCode = 0;
     if (prepared.inProcess !== undefined) await prepared.inProcess(stop.signal);
     for (const step of prepared.steps) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { JobSpec } from "./job-spec.js";
+import { assertWorkflowFile } from "./missing-file.js";
 import { findPython, preparePythonEnv, type Output } from "./python-env.js";
 
 /** One program to run, as an argument array (never a shell string built from user input). */
@@ -22,6 +23,8 @@ export interface Prepared {
 
 export interface PrepareDeps {
   out: Output;
+  /** The code's root (the working directory is inside it), searched for a misplaced `file`. */
+  repoDir?: string;
   cacheDir: string;
   env: NodeJS.ProcessEnv;
 }
@@ -44,6 +47,10 @@ export async function prepareProvider(deps: PrepareDeps, job: JobSpec, cwd: stri
     }
     case "python": {
       if (w.file === undefined) throw new Error("the python provider needs `file`");
+      // Checked before the interpreter is looked for and the requirements installed (seconds to minutes).
+      const at = { cwd, repoDir: deps.repoDir ?? cwd, workingDir: w.workingDir };
+      assertWorkflowFile("file", w.file, at);
+      if (w.requirements !== undefined) assertWorkflowFile("requirements file", w.requirements, at);
       let python = await findPython(w.version);
       if (w.requirements !== undefined) {
         python = await preparePythonEnv(deps, { python, requirementsFile: w.requirements, cwd });

@@ -498,6 +498,18 @@ describe("the ad-hoc form in a comment", () => {
     expect(await readArtifact(run.id, "out/args.txt")).toBe("--epochs 3\n");
   });
 
+  it("fails a python run whose file is not in the code before installing anything, naming the file it likely meant", async () => {
+    const typo = await runAndWait("/dstack run python show_arg.py -r requirements.txt", ["python"]);
+    expect(typo.python?.conclusion).toBe("failure");
+    const run = await runOf(typo.python as CheckRun);
+    expect(run.reason).toBe("file show_arg.py does not exist in the repository (did you mean show_args.py?); paths are relative to the repository's root");
+    expect(typo.python?.output.text).not.toContain("creating a python environment");
+    const misplaced = await runAndWait("/dstack run python show_args.py -w stage", ["python"]);
+    expect((await runOf(misplaced.python as CheckRun)).reason).toBe(
+      "file show_args.py does not exist in `working_dir` stage (the repository has show_args.py); paths are relative to `working_dir`",
+    );
+  });
+
   it("runs `/dstack run bash -c '...' --dep download` after its dependency, with its artifacts", async () => {
     const checks = await runAndWait(`/dstack run bash -c 'echo "ad-hoc read <$(cat data/file.txt)>"' --dep download`, ["download", "bash"]);
     expect(checks.bash?.conclusion).toBe("success");
