@@ -410,6 +410,20 @@ describe("dstack config", () => {
     expect((await cli(["runs", "--json"], { env: noEnv })).code).toBe(0);
     const shown = await cli(["config", "--json"], { env: { DSTACK_URL: "http://example.test:1234", DSTACK_TOKEN: "" } });
     expect(JSON.parse(shown.stdout)).toEqual({ url: "http://example.test:1234", urlSource: "env", tokenSet: true, tokenSource: "file", file });
+    expect(set.stderr).toContain(`dstack: ${service.url} accepts the token\n`);
+  });
+
+  it("tries what was set with the server: a refused token exits 4 (kept, to be corrected), a server that does not answer is a note", async () => {
+    const noEnv = { DSTACK_URL: "", DSTACK_TOKEN: "" };
+    const wrong = await cli(["config", "--url", service.url, "--token", "not-the-token"], { env: noEnv });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toContain(`dstack: ${service.url} refuses the token: `);
+    expect(wrong.stderr).not.toContain("not-the-token");
+    const down = await cli(["config", "--url", "http://127.0.0.1:9", "--token", service.keys.apiToken], { env: noEnv });
+    expect(down.code).toBe(0);
+    expect(down.stderr).toMatch(/dstack: note: cannot reach the dstack server at http:\/\/127\.0\.0\.1:9 .*; the token is checked when it answers\n/);
+    expect(down.stderr).not.toContain(service.keys.apiToken);
+    await cli(["config", "--url", service.url], { env: noEnv });
   });
 });
 

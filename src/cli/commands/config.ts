@@ -1,8 +1,11 @@
 import type { Command } from "commander";
-import { loadCliConfig, normaliseUrl, readStored, writeStored } from "../cli-config.js";
+import { UnauthorizedError } from "../../errors.js";
+import { ApiClient } from "../api-client.js";
+import { loadCliConfig, normaliseUrl, readStored, writeStored, type CliConfig } from "../cli-config.js";
 import type { CommandContext } from "../command-context.js";
 import { ExitCode } from "../exit-code.js";
 import { readSecretValue } from "../read-secret.js";
+import { ServerUnreachableError } from "../server-unreachable-error.js";
 
 /**
  * `dstack config [--url URL] [--token [TOKEN]]`: stores the server and its API token in the user's
@@ -25,6 +28,8 @@ export function registerConfig(program: Command, ctx: CommandContext): void {
         ctx.io.err(`dstack: saved to ${current.file}\n`);
       }
       const shown = await loadCliConfig(ctx.env);
+      // What was just set is tried at once, so a mistyped token is found now, not at the next `dstack run`.
+      const refused = options.url !== undefined || options.token !== undefined ? await checkWithServer(ctx, shown) : false;
       const token = shown.token === undefined ? "not set" : `${shown.token.slice(0, 4)}… (from ${shown.tokenSource === "env" ? "DSTACK_TOKEN" : shown.file})`;
       const url = `${shown.url} (${shown.urlSource === "env" ? "from DSTACK_URL" : shown.urlSource === "file" ? `from ${shown.file}` : "default"})`;
       if (options.json === true) {
@@ -32,6 +37,30 @@ export function registerConfig(program: Command, ctx: CommandContext): void {
       } else {
         ctx.io.out(`url:   ${url}\ntoken: ${token}\n`);
       }
-      ctx.exit(ExitCode.ok);
+      ctx.exit(refused ? ExitCode.unauthorized : ExitCode.ok);
     });
+}
+
+/**
+ * Asks the server for one run with the configuration in effect and says what it answered; true when
+ * it refused the token. A server that does not answer is only a note: configuring before the
+ * service is up is fine.
+ */
+async function checkWithServer(ctx: CommandContext, config: CliConfig): Promise<boolean> {
+  if (config.token === undefined) return false;
+  try {
+    await new ApiClient(config).json("/api/v1/runs", { query: { limit: 1 } });
+    ctx.io.err(`dstack: ${config.url} accepts the token\n`);
+    return false;
+  } catch (err) {
+    if (err instanceof UnauthorizedError) {
+      ctx.io.err(`dstack: ${config.url} refuses the token: ${err.message}; set the right one with \`dstack config --token\` (the service keeps its token in $DSTACK_DATA_DIR/keys/api-token), or make a personal one with \`dstack login\`\n`);
+      return true;
+    }
+    if (err instanceof ServerUnreachableError) {
+      ctx.io.err(`dstack: note: ${err.message}; the token is checked when it answers\n`);
+      return false;
+    }
+    throw err;
+  }
 }
