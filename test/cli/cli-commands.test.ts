@@ -266,6 +266,27 @@ describe("dstack failures", () => {
     }
   }
 
+  it("refuses to run from a checkout whose .dstack/ has errors: each at its place on its own line, then what to do, exit 2", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-errors-"));
+    try {
+      git(dir, "init", "-q", "-b", "main");
+      git(dir, "remote", "add", "origin", "https://example.com/acme/errors.git");
+      await mkdir(path.join(dir, ".dstack"));
+      const file = "workflows:\n  - name: a\n    provider: bash\n    commands: [echo a]\n  - name: b\n    provider: bassh\n  - name: c\n    provider: python\n    fle: x.py\n";
+      await writeFile(path.join(dir, ".dstack", "workflows.yaml"), file);
+      const res = await runCli(["run", "a"], dir, { env });
+      expect(res.code).toBe(2);
+      expect(res.stderr.split("\n")).toEqual([
+        expect.stringMatching(/^\.dstack\/workflows\.yaml:6:15: error: unknown provider `bassh` — did you mean `bash`\?/),
+        ".dstack/workflows.yaml:9:5: error: unknown field `fle` for provider `python` — did you mean `file`?",
+        "dstack: .dstack/ has 2 error(s); fix them and ask again (`dstack validate` checks them without running anything)",
+        "",
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("warns of a working tree over the default upload limit, naming the biggest file, and lets the service's limit decide", async () => {
     const res = await runWithSparseFile("big", "101M");
     expect(res.stderr.split("\n")[1]).toMatch(

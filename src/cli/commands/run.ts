@@ -5,7 +5,7 @@ import type { RunJson } from "../../api/v1/run-json.js";
 import { InvalidInputError } from "../../errors.js";
 import { refusalMessage } from "../../runs/refusal-message.js";
 import { resolveRunRequest } from "../../runs/resolve-run-request.js";
-import type { SourceFile } from "../../workflow/index.js";
+import { formatProblem, type SourceFile } from "../../workflow/index.js";
 import type { ApiClient } from "../api-client.js";
 import type { CommandContext } from "../command-context.js";
 import { connect } from "../connect.js";
@@ -51,6 +51,11 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       const local = resolveRunRequest(files, [target, ...args]);
       if (!local.ok) {
         const problems = local.problems.map((p) => ({ ...p, file: pathFromCwd(ctx.cwd, root, p.file) }));
+        if (local.kind === "invalid-files" && problems.length > 0) {
+          // One line each, as `dstack validate` and compilers print them, then what to do.
+          for (const problem of problems) ctx.io.err(`${formatProblem(problem)}\n`);
+          throw new InvalidInputError(`${local.message} (\`dstack validate\` checks them without running anything)`, "invalid_workflow_file");
+        }
         throw new InvalidInputError(refusalMessage({ ...local, problems }), local.kind === "invalid-files" ? "invalid_workflow_file" : "invalid_command");
       }
       const code = await sendCode(ctx, client, { root, repo, commit });
