@@ -224,6 +224,9 @@ function syntaxHint(code: string, message: string, text: string, line: number): 
   // Where a line's key starts: `  - name: a` has its key at 4, as `    provider: b` below it.
   const indent = (l: string) => /^[ ]*(?:-[ ]+)*/.exec(l)?.[0].length ?? 0;
   const here = lines[line - 1] ?? "";
+  if (/[[{][^'"]*\$\{\{/.test(here)) {
+    return "; inside `[...]` or `{...}` the `{` of `${{ }}` starts a mapping: quote the value, e.g. `\"${{ name }}\"`";
+  }
   if (code === "BLOCK_AS_IMPLICIT_KEY" || code === "MULTILINE_IMPLICIT_KEY") {
     if (/:\s.*:\s/.test(here)) return "; a value that holds `: ` must be quoted, e.g. `key: 'a: b'`";
     let next = line;

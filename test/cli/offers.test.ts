@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,10 +15,10 @@ const BIN = fileURLToPath(new URL("../../bin/dstack.js", import.meta.url));
 let home: string;
 
 /** The built CLI with no AWS credentials anywhere: no AWS_* variables, an empty HOME. */
-function runOffers(args: readonly string[]): Promise<CliResult> {
+function runOffers(args: readonly string[], cwd = home): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "offers", ...args], { cwd: home, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "offers", ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -90,6 +90,37 @@ describe("dstack offers", () => {
     expect(result.stdout).toBe("[]\n");
     // The failure is one `dstack: <reason>` line, like every other failure of the CLI.
     expect(result.stderr.split("\n").at(-2)).toBe("dstack: nothing fits 1x X200, on-demand: no allowed instance type has a X200 GPU; there are K80, V100, T4, A10G, L4, L40S, A100, H100");
+  });
+
+  it("asks for a workflow's `resources` when one is named (variables at their defaults, flags overriding), from a subfolder too", async () => {
+    const repo = path.join(home, "repo");
+    await mkdir(path.join(repo, ".dstack"), { recursive: true });
+    await mkdir(path.join(repo, "src"), { recursive: true });
+    await writeFile(
+      path.join(repo, ".dstack", "workflows.yaml"),
+      "workflows:\n  - name: train\n    provider: bash\n    commands: [echo]\n    resources:\n      interruptible: true\n      gpu: {name: A100, count: \"${{ gpus }}\"}\n  - name: prep\n    provider: bash\n    commands: [echo]\n    resources: {cpu: 4, memory: 16GB}\n",
+    );
+    await writeFile(path.join(repo, ".dstack", "variables.yaml"), "variables:\n  train:\n    gpus: 8\n");
+    const train = await runOffers(["train", "--json"], path.join(repo, "src"));
+    expect(train.code).toBe(0);
+    const offers = JSON.parse(train.stdout) as OfferJson[];
+    expect(offers.map((o) => o.instanceType)).toEqual(["p4d.24xlarge", "p4de.24xlarge"]);
+    // interruptible: sorted by spot price, as `--spot` does.
+    expect(offers.every((o, i) => i === 0 || (o.pricePerHour.spot ?? 0) >= (offers[i - 1]?.pricePerHour.spot ?? 0))).toBe(true);
+    const prep = JSON.parse((await runOffers(["prep", "--json"], repo)).stdout) as OfferJson[];
+    expect(prep[0]).toMatchObject({ gpu: { count: 0 }, vcpus: 4, memoryMiB: 16 * 1024 });
+    const overridden = JSON.parse((await runOffers(["train", "--gpu", "0", "--cpu", "2", "--json"], repo)).stdout) as OfferJson[];
+    expect(overridden[0]).toMatchObject({ gpu: { count: 0 }, vcpus: 2 });
+    const typo = await runOffers(["trian"], repo);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.split("\n").at(-2)).toBe("dstack: no workflow `trian` in .dstack/ — did you mean `train`?; workflows: `train` and `prep`");
+    const outside = await runOffers(["train"]);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr.split("\n").at(-2)).toMatch(/^dstack: no `\.dstack\/` folder in the current directory or above it/);
+    await writeFile(path.join(repo, ".dstack", "workflows.yaml"), "workflows:\n  - name: train\n    provider: bassh\n");
+    const broken = await runOffers(["train"], path.join(repo, "src"));
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("../.dstack/workflows.yaml:3:15: error: unknown provider `bassh`");
   });
 
   it("refuses bad sizes and numbers with exit 2 and a one-line reason", async () => {

@@ -254,8 +254,9 @@ describe("dstack run from a subfolder", () => {
     // Refused before any request: the server address is never used.
     const result = await runCli(["run", "train"], path.join(dir, "src", "deep"), { env: { DSTACK_URL: "http://127.0.0.1:9", DSTACK_TOKEN: "unused", XDG_CONFIG_HOME: root } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("; ../../.dstack/workflows.yaml:11:18: error: workflow `train` depends on `downlaod`");
-    expect(result.stderr).toContain("; ../../.dstack/workflows/eval.yaml:6:17: error: artifact path `../results`");
+    const lines = result.stderr.split("\n");
+    expect(lines.some((l) => l.startsWith("../../.dstack/workflows.yaml:11:18: error: workflow `train` depends on `downlaod`"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("../../.dstack/workflows/eval.yaml:6:17: error: artifact path `../results`"))).toBe(true);
   });
 });
 

@@ -386,6 +386,10 @@ describe("loadWorkflows: YAML", () => {
     expect(unclosed.problems[0]).toMatchObject({ line: 6, column: 3, message: expect.stringContaining("end with a ]") });
     const colon = load("workflows:\n  - name: a: b\n    provider: bash\n");
     expect(colon.problems.map((p) => p.message)).toEqual(["YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds `: ` must be quoted, e.g. `key: 'a: b'`"]);
+    const flow = load(bash("    resources: {gpu: {name: A100, count: ${{ gpus }}}}\n"), { variables: { gpus: "2" } });
+    expect(flow.problems.map((p) => [p.code, p.line, p.message])).toEqual([
+      ["yaml-syntax", 5, 'YAML syntax error: Unexpected flow-map-start at node end; inside `[...]` or `{...}` the `{` of `${{ }}` starts a mapping: quote the value, e.g. `"${{ name }}"`'],
+    ]);
     const bare = load(bash("    env:\n      A=1\n      B: 2\n"));
     expect(bare.problems.map((p) => [p.code, p.line, p.message])).toEqual([
       ["yaml-syntax", 6, "YAML syntax error: Implicit keys need to be on a single line; line 6 (`A=1`) is neither `key: value` nor a `- ` list item, among lines that are: write it as one of them"],

@@ -6,10 +6,13 @@ import { errorCode } from "../../../runners/ec2/capacity-errors.js";
 import { explainNoOffer, formatMiB } from "../../../runners/ec2/describe-request.js";
 import { withLiveSpotPrices } from "../../../runners/ec2/live-spot-prices.js";
 import { selectOffers, type Offer, type OfferRequest } from "../../../runners/ec2/select-offers.js";
-import { InvalidInputError } from "../../errors.js";
-import { parseMemorySizeMiB } from "../../workflow/index.js";
+import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { didYouMean, listInline } from "../../workflow/did-you-mean.js";
+import { formatProblem, loadWorkflows, parseMemorySizeMiB } from "../../workflow/index.js";
 import type { CommandContext } from "../command-context.js";
 import { ExitCode } from "../exit-code.js";
+import { findDstackRoot, pathFromCwd } from "../find-dstack-root.js";
+import { readDstackFolder } from "../read-dstack-folder.js";
 
 /** One offer as `dstack offers --json` prints it (DESIGN.md §7); `gpu.name` is null on a CPU-only type. */
 export interface OfferJson {
@@ -47,15 +50,40 @@ export function registerOffers(program: Command, ctx: CommandContext, env: Reado
     .option("--max-price <dollars>", "highest price per hour")
     .option("--spot", "spot (interruptible) instances, sorted by spot price")
     .option("--json", "print an array of {instanceType, gpu: {name, count, memoryMiB}, vcpus, memoryMiB, pricePerHour: {onDemand, spot}}")
-    .action(async (flags: OffersFlags) => {
+    .argument("[workflow]", "a workflow of .dstack/ here: its `resources` are asked for (the options above override them)")
+    .action(async (workflow: string | undefined, flags: OffersFlags) => {
+      const base = workflow === undefined ? undefined : await workflowResources(ctx, workflow);
       const credentials = hasAwsCredentials(env, env.HOME ?? os.homedir());
-      ctx.exit(await offers(ctx, flags, credentials ? (env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1") : undefined));
+      ctx.exit(await offers(ctx, flags, credentials ? (env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1") : undefined, base));
     });
 }
 
+/**
+ * The `resources` of `name` in the `.dstack/` the current directory belongs to (found as `dstack
+ * validate` finds it), with `${{ }}` variables at their defaults; refused, with the problems, when
+ * the files do not load.
+ */
+async function workflowResources(ctx: CommandContext, name: string): Promise<OfferRequest> {
+  const root = await findDstackRoot(ctx.cwd);
+  if (root === undefined) throw new NotFoundError(`no \`.dstack/\` folder in the current directory or above it: \`dstack offers ${name}\` reads the workflow's \`resources\` from there`);
+  const loaded = loadWorkflows(await readDstackFolder(root, "the current directory"));
+  const errors = loaded.problems.filter((p) => p.severity === "error");
+  if (errors.length > 0) {
+    for (const problem of errors) ctx.io.err(`${formatProblem({ ...problem, file: pathFromCwd(ctx.cwd, root, problem.file) })}\n`);
+    throw new InvalidInputError(`.dstack/ has ${errors.length} error(s); fix them first (\`dstack validate\` lists them)`);
+  }
+  const found = loaded.workflows.find((w) => w.name === name);
+  if (found === undefined) {
+    const known = loaded.workflows.map((w) => w.name);
+    throw new NotFoundError(`no workflow \`${name}\` in .dstack/${didYouMean(name, known)}${known.length > 0 ? `; workflows: ${listInline(known)}` : ""}`);
+  }
+  const { gpu, cpu, memoryMiB, interruptible } = found.resources;
+  return { interruptible, ...(gpu !== undefined && gpu.count > 0 ? { gpu: { ...gpu } } : {}), ...(cpu !== undefined ? { cpu } : {}), ...(memoryMiB !== undefined ? { memoryMiB } : {}) };
+}
+
 /** `region` is set when AWS credentials exist: spot prices then come from EC2 (DescribeSpotPriceHistory). */
-async function offers(ctx: CommandContext, flags: OffersFlags, region: string | undefined): Promise<ExitCode> {
-  const request = readRequest(flags);
+async function offers(ctx: CommandContext, flags: OffersFlags, region: string | undefined, base?: OfferRequest): Promise<ExitCode> {
+  const request = readRequest(flags, base);
   const maxPricePerHour = flags.maxPrice === undefined ? undefined : positiveNumber("--max-price", flags.maxPrice);
   let catalogue: Catalogue = bundledCatalogue();
   // stderr, so that --json output stays one clean JSON document.
@@ -85,11 +113,13 @@ async function offers(ctx: CommandContext, flags: OffersFlags, region: string | 
   return ExitCode.ok;
 }
 
-function readRequest(flags: OffersFlags): OfferRequest {
-  const request: OfferRequest = { interruptible: flags.spot === true };
+/** The request of the flags, over a workflow's `resources` when one was named (`--gpu 0` drops its GPUs). */
+function readRequest(flags: OffersFlags, base: OfferRequest = { interruptible: false }): OfferRequest {
+  const request: OfferRequest = { ...base, interruptible: flags.spot === true || base.interruptible };
   const count = flags.gpu === undefined ? undefined : nonNegativeInt("--gpu", flags.gpu);
-  if (count !== 0 && (count !== undefined || flags.gpuName !== undefined || flags.gpuMemory !== undefined)) {
-    request.gpu = { count: count ?? 1 };
+  if (count === 0) delete request.gpu;
+  else if (count !== undefined || flags.gpuName !== undefined || flags.gpuMemory !== undefined) {
+    request.gpu = { ...request.gpu, count: count ?? request.gpu?.count ?? 1 };
     if (flags.gpuName !== undefined) {
       if (flags.gpuName.trim() === "") throw new InvalidInputError("--gpu-name must not be empty");
       request.gpu.name = flags.gpuName;
