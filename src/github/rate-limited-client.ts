@@ -11,7 +11,7 @@ const CONTENT_METHODS = new Set(["POST", "PATCH", "PUT", "DELETE"]);
 export interface RateLimitedClientOptions {
   gate: GitHubRateGate;
   installationId: number;
-  log?: Pick<Logger, "warn">;
+  log?: Pick<Logger, "warn" | "info">;
   /**
    * Longest wait in this call for the gate; past it the call throws `GitHubBackoffError` and the
    * caller's retry (a BullMQ backoff, the supervisor's loop) waits instead, without holding a
@@ -44,6 +44,8 @@ export function rateLimitedClient(inner: GitHubClient, options: RateLimitedClien
   /** Sleeps `waitMs`, or throws `GitHubWaitAbortedError` as soon as the service shuts down. */
   async function waitForGate(route: string, waitMs: number): Promise<void> {
     const startedAt = Date.now();
+    // Says why a check run or reply is late (and lets tests see a request waiting, instead of guessing).
+    options.log?.info({ installationId, route, waitMs }, "waiting for the GitHub rate gate");
     try {
       await delay(waitMs, undefined, { signal: options.signal });
     } catch (err) {
