@@ -6,7 +6,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Machine } from "../../src/runs/types.js";
 import type { MachineState, RunnerBackend, StartInput } from "../types.js";
-import { hasAbsoluteArtifacts } from "../../src/workflow/index.js";
+import { hasAbsoluteArtifacts, type Resources } from "../../src/workflow/index.js";
+import { formatMiB } from "../ec2/describe-request.js";
 import { detectLocalGpus, refuseGpuRequest, type LocalGpu } from "./local-gpus.js";
 
 export interface LocalBackendOptions {
@@ -18,6 +19,28 @@ export interface LocalBackendOptions {
   env?: Record<string, string | undefined>;
   /** This machine's GPUs; default: what `nvidia-smi` reports at start (none without it). */
   gpus?: LocalGpu[];
+}
+
+/** This machine's CPUs and memory, as the local backend's runs share them. */
+export function machineSize(): { cpus: number; memoryMiB: number } {
+  return { cpus: os.availableParallelism(), memoryMiB: Math.floor(os.totalmem() / 2 ** 20) };
+}
+
+/**
+ * What a workflow asks for that this machine does not have (`cpu`, `memory`). Not refused: the
+ * local backend reserves nothing and a run may well fit in less (a laptop running a workflow
+ * written for a cloud GPU box), but the run's log and check run say so, so a slow or killed run
+ * has its explanation at the top. GPUs, which a workflow cannot do without, are refused in `check`.
+ */
+export function resourceNotes(resources: Pick<Resources, "cpu" | "memoryMiB">, machine: { cpus: number; memoryMiB: number }): string[] {
+  const notes: string[] = [];
+  if (resources.cpu !== undefined && resources.cpu > machine.cpus) {
+    notes.push(`note: the workflow asks for ${resources.cpu} CPUs and this machine has ${machine.cpus}; the local backend runs it with what there is`);
+  }
+  if (resources.memoryMiB !== undefined && resources.memoryMiB > machine.memoryMiB) {
+    notes.push(`note: the workflow asks for ${formatMiB(resources.memoryMiB)} of memory and this machine has ${formatMiB(machine.memoryMiB)}; the local backend runs it with what there is`);
+  }
+  return notes;
 }
 
 /** Grace period between SIGTERM and SIGKILL of a stopped run's process group. */
@@ -42,6 +65,7 @@ export function createLocalBackend(options: LocalBackendOptions): RunnerBackend 
       return refuseGpuRequest(run.workflow.resources.gpu, gpus);
     },
     async start(input: StartInput): Promise<Machine> {
+      for (const note of resourceNotes(input.run.workflow.resources, machineSize())) input.progress?.(note);
       const runDir = path.join(options.dataDir, "runs", input.run.id);
       const workDir = path.join(runDir, "work");
       await mkdir(workDir, { recursive: true });
