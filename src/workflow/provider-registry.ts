@@ -26,8 +26,11 @@ export const BUILTIN_PROVIDERS: ReadonlyMap<string, ProviderSchema> = new Map(
   ].map((p) => [p.id, p]),
 );
 
-/** Older provider names that still load, with a warning naming the current one. */
-export const RENAMED_PROVIDERS: Readonly<Record<string, string>> = { jupyter: "notebook" };
+/**
+ * Older provider names that still load, with a warning naming the current one: dstack's provider
+ * READMEs of May-June 2022 called them `jupyter`, `jupyterlab` and `vscode` (`providers/<name>/README.md`).
+ */
+export const RENAMED_PROVIDERS: Readonly<Record<string, string>> = { jupyter: "notebook", jupyterlab: "lab", vscode: "code" };
 
 /** Providers dstack-app runs. The others load and validate, and are refused at submit. */
 export const EXECUTABLE_PROVIDERS: ReadonlySet<string> = new Set(["python", "bash", "docker", "curl"]);

@@ -78,6 +78,8 @@ export interface Workflow {
   requirements?: string;
   /** Python version, as a string (`"3.10"`, never a float). */
   version?: string;
+  /** Apps and dev environments: the version of the app itself (JupyterLab, OpenVSCode Server, Streamlit...). */
+  appVersion?: string;
   /** bash/docker commands, one shell line each. */
   commands: string[];
   /** Commands run before the main program (`setup` / `before_run`). */

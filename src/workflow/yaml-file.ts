@@ -74,11 +74,12 @@ export class YamlFile {
     this.target = (alias) => targets.get(alias);
     // One error per line: the parser often reports a mistake twice at one place, in two words.
     const lines = new Set<number>();
+    const textLines = doc.errors.length > 0 ? file.text.split(/\r?\n/).map((l) => l.slice(0, HINT_LINE_CHARS)) : [];
     for (const error of doc.errors) {
       const { line } = this.report.position(error.pos[0]);
       if (lines.has(line)) continue;
       lines.add(line);
-      const hint = syntaxHint(error.code, error.message, this.report.text, line);
+      const hint = syntaxHint(error.code, error.message, textLines, line);
       this.report.error([error.pos[0], error.pos[1]], "yaml-syntax", `YAML syntax error: ${firstLine(error.message)}${hint}`);
     }
     this.syntaxErrorLines = lines;
@@ -215,12 +216,14 @@ function scannedEntries(map: YAMLMap): Entry[] | undefined {
   return entries;
 }
 
+/** How much of a line the hints look at: their patterns are near the start, and a 200 KB line stays cheap. */
+const HINT_LINE_CHARS = 2000;
+
 /**
  * What the parser's words usually mean, for the mistakes people make in workflow files: a line
  * indented one space too far or too little, and a value holding `: ` without quotes.
  */
-function syntaxHint(code: string, message: string, text: string, line: number): string {
-  const lines = text.split(/\r?\n/);
+function syntaxHint(code: string, message: string, lines: readonly string[], line: number): string {
   // Where a line's key starts: `  - name: a` has its key at 4, as `    provider: b` below it.
   const indent = (l: string) => /^[ ]*(?:-[ ]+)*/.exec(l)?.[0].length ?? 0;
   const here = lines[line - 1] ?? "";

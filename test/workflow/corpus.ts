@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { SourceFile } from "../../src/workflow/index.js";
+import { formatProblem } from "../../src/workflow/index.js";
+import type { LoadResult, Problem, SourceFile, Workflow } from "../../src/workflow/index.js";
 
 /**
  * The shared corpus of real 2021-2022 `.dstack/*.yaml` files (`../shared/fixtures/dstack-workflows/`
@@ -44,4 +45,16 @@ export function defaultPath(name: string): string {
 /** A corpus file as a `SourceFile`, at `path` (default: from its kind). */
 export function corpusFile(name: string, path = defaultPath(name)): SourceFile {
   return { path, text: corpusText(name) };
+}
+
+/** The errors of a load, warnings left out. */
+export function errors(result: LoadResult): Problem[] {
+  return result.problems.filter((p) => p.severity === "error");
+}
+
+/** The workflow called `name`; throws with every problem when the load has none such. */
+export function byName(result: LoadResult, name: string): Workflow {
+  const w = result.workflows.find((x) => x.name === name);
+  if (w === undefined) throw new Error(`no workflow ${name}: ${result.problems.map(formatProblem).join("\n")}`);
+  return w;
 }

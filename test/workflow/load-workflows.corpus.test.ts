@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { formatProblem, hasAbsoluteArtifacts, loadWorkflows, planRunGroup } from "../../src/workflow/index.js";
-import type { LoadOptions, LoadResult, Problem, SourceFile, Workflow } from "../../src/workflow/index.js";
-import { corpusFile, corpusFiles, corpusIndex } from "./corpus.js";
+import type { LoadOptions, LoadResult, Problem, SourceFile } from "../../src/workflow/index.js";
+import { byName, corpusFile, corpusFiles, corpusIndex, errors } from "./corpus.js";
 
 /**
  * Every file of the shared corpus (test/fixtures/dstack-workflows/, a copy of ../shared/fixtures/, 2021-2022): the 2022 files
@@ -226,16 +226,6 @@ function load(name: string, extra: Partial<Case> = {}): LoadResult {
   const c = { ...CASES[name], ...extra };
   const files: SourceFile[] = [corpusFile(name, c.as), ...(c.with ?? []).map(([file, path]) => corpusFile(file, path))];
   return loadWorkflows(files, c.options);
-}
-
-function errors(result: LoadResult): Problem[] {
-  return result.problems.filter((p) => p.severity === "error");
-}
-
-function byName(result: LoadResult, name: string): Workflow {
-  const w = result.workflows.find((x) => x.name === name);
-  if (w === undefined) throw new Error(`no workflow ${name}: ${result.problems.map(formatProblem).join("\n")}`);
-  return w;
 }
 
 function expectError(problems: Problem[], e: ExpectedError, file: string): void {

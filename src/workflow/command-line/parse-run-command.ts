@@ -1,4 +1,5 @@
 import { didYouMean } from "../did-you-mean.js";
+import { RENAMED_PROVIDERS } from "../provider-registry.js";
 import type { Problem, Workflow } from "../types.js";
 import { AD_HOC_PROVIDERS } from "./ad-hoc-providers.js";
 import { argvProblem } from "./argv-problem.js";
@@ -26,7 +27,7 @@ export function parseRunCommand(argv: string[], known: Workflow[]): RunCommand {
     return "problems" in result ? { kind: "invalid", problems: result.problems } : { kind: "workflow", ...result };
   }
   const provider = first.split("@")[0] as string;
-  if (AD_HOC_PROVIDERS.has(provider) || provider === "jupyter") {
+  if (AD_HOC_PROVIDERS.has(provider) || RENAMED_PROVIDERS[provider] !== undefined) {
     const result = parseAdHocRun(argv);
     return "problems" in result ? { kind: "invalid", problems: result.problems } : { kind: "ad-hoc", workflow: result.workflow };
   }

@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq } from "yaml";
+import type { Node } from "yaml";
 import { normaliseArtifactPath } from "../artifact-path.js";
 import { didYouMean } from "../did-you-mean.js";
 import type { ArtifactSpec } from "../types.js";
@@ -17,12 +18,15 @@ export function readArtifacts(entry: Entry, ctx: FieldContext): ArtifactSpec[] {
     ctx.report.error(entry.keyNode, "invalid-type", `\`artifacts\` must be a list of paths, e.g. \`artifacts: [model]\`; got ${describeNode(entry.value)}`);
     return [];
   }
+  // Problems point at the item as written: an empty one (`- ` alone) reads as null, an alias as its target.
+  const places = isSeq(entry.value) ? (entry.value.items as Node[]) : [];
   const out: ArtifactSpec[] = [];
-  for (const item of items) {
-    const artifact = readArtifact(item, entry, ctx);
+  for (const [index, item] of items.entries()) {
+    const place = places[index] ?? item ?? entry.keyNode;
+    const artifact = readArtifact(item, place, ctx);
     if (artifact === undefined) continue;
     if (out.some((a) => a.path === artifact.path)) {
-      ctx.report.warning(item ?? entry.keyNode, "duplicate-artifact", `artifact \`${artifact.path}\` is listed twice`);
+      ctx.report.warning(place, "duplicate-artifact", `artifact \`${artifact.path}\` is listed twice`);
       continue;
     }
     out.push(artifact);
@@ -30,10 +34,10 @@ export function readArtifacts(entry: Entry, ctx: FieldContext): ArtifactSpec[] {
   return out;
 }
 
-function readArtifact(item: Entry["value"], parent: Entry, ctx: FieldContext): ArtifactSpec | undefined {
+function readArtifact(item: Entry["value"], place: Node, ctx: FieldContext): ArtifactSpec | undefined {
   let path: string | undefined;
   let mount = false;
-  let where = item ?? parent.keyNode;
+  let where = place;
   if (isMap(item)) {
     for (const field of ctx.yaml.entries(item)) {
       if (field.key === "path") {
@@ -50,7 +54,7 @@ function readArtifact(item: Entry["value"], parent: Entry, ctx: FieldContext): A
       return undefined;
     }
   } else {
-    path = readTextNode(item, parent.keyNode, "an artifact", ctx, "- model");
+    path = readTextNode(item, place, "an artifact", ctx, "- model");
     if (path === undefined) return undefined;
   }
   const normalised = normaliseArtifactPath(path);

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq } from "yaml";
+import { isMap, isScalar, isSeq, Scalar } from "yaml";
 import type { Node, YAMLMap } from "yaml";
 import { describeNode } from "../yaml-file.js";
 import type { Entry } from "../yaml-file.js";
@@ -19,10 +19,37 @@ export function readCommands(entry: Entry, ctx: FieldContext): string[] | undefi
   }
   const out: string[] = [];
   for (const item of ctx.yaml.items(value)) {
-    if (isScalar(item) && item.value !== null) out.push(text(item));
-    else reportBadCommand(item, entry, ctx);
+    if (isScalar(item) && item.value !== null) {
+      out.push(text(item));
+      if (item.type === Scalar.PLAIN) warnFoldedCommand(item, ctx);
+    } else reportBadCommand(item, entry, ctx);
   }
   return out;
+}
+
+/**
+ * An unquoted list item that goes on over the next line is ONE command: YAML joins the lines with a
+ * space, as dstack's own stable-diffusion example (Dec 2022) shows, where a `- ` was missing and two
+ * `pip install` lines became one. It runs as written, so this is a warning that names the fix.
+ */
+/** Programs a line of a workflow's `commands` usually starts with. */
+const COMMAND_STARTS = new Set(["pip", "pip3", "python", "python3", "conda", "cd", "mkdir", "echo", "export", "git", "wget", "curl", "bash", "sh", "apt-get", "apt", "ls", "cp", "mv", "rm", "tar", "unzip", "source", "accelerate", "torchrun", "huggingface-cli"]);
+
+function warnFoldedCommand(item: Scalar, ctx: FieldContext): void {
+  const [start, end] = ctx.report.range(item);
+  const newline = ctx.report.text.indexOf("\n", start);
+  if (newline < 0 || newline >= end) return;
+  // A long command folded on purpose goes on with its arguments (`--epochs 10`); only a line that
+  // starts like a command of its own (the same program, or a common one) is likely a missing `- `.
+  const firstWord = (at: number) => /^\s*([^\s]+)/.exec(ctx.report.text.slice(at, Math.min(end, at + 200)))?.[1] ?? "";
+  const continued = firstWord(newline + 1);
+  if (continued !== firstWord(start) && !COMMAND_STARTS.has(continued)) return;
+  const next = ctx.report.position(newline + 1).line;
+  ctx.report.warning(
+    item,
+    "folded-command",
+    `this command goes on over line ${next}, and YAML joins its lines into one command; if line ${next} is another command, start it with \`- \`; if it is one command, write it on one line`,
+  );
 }
 
 function reportBadCommand(item: Node | null, entry: Entry, ctx: FieldContext): void {

@@ -6,7 +6,7 @@ import type { Entry } from "../yaml-file.js";
 import type { FieldContext } from "./field-context.js";
 import { readBool, readInt, readSizeMiB, readText } from "./value-readers.js";
 
-const RESOURCE_KEYS = ["gpu", "memory", "cpu", "shm_size", "interruptible", "nodes", "local"] as const;
+const RESOURCE_KEYS = ["gpu", "memory", "cpu", "shm_size", "interruptible", "nodes", "local", "remote"] as const;
 const GPU_KEYS = ["name", "count", "memory"] as const;
 /** The early-2022 `NAME/gpu: N` key, e.g. `v100/gpu: 2`. */
 const NAMED_GPU_KEY = /^([A-Za-z0-9_.-]+)\/gpu$/;
@@ -74,6 +74,12 @@ export function readResourceKey(item: Entry, ctx: FieldContext, resources: Resou
     case "local":
       assign(resources, "local", readBool(item, ctx));
       return true;
+    case "remote": {
+      // Late 2022 (dstack 0.0.15, `docs/basics/resources.md`) ran locally by default; `remote: true` asked for the cloud.
+      const remote = readBool(item, ctx);
+      if (remote !== undefined) resources.local = !remote;
+      return true;
+    }
     default:
       return false;
   }

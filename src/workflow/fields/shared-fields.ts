@@ -116,6 +116,26 @@ export const versionField: FieldSpec = {
 
 export const renamedToVersion: FieldSpec = { ...versionField, renamedTo: "version" };
 
+/** A value that must be one word (an image name, a version), trimmed; undefined after reporting why not. */
+function readOneWord(entry: Entry, ctx: FieldContext, what: string, example: string): string | undefined {
+  const text = readText(entry, ctx, example);
+  if (text === undefined) return undefined;
+  if (text.trim() === "" || /\s/.test(text.trim())) {
+    ctx.report.error(valueOrKey(entry), "invalid-value", `\`${entry.key}\` must be ${what}, e.g. \`${example}\`; got \`${text}\``);
+    return undefined;
+  }
+  return text.trim();
+}
+
+/** The version of an app or IDE (`version: 1.67.2` of OpenVSCode Server), not of Python. */
+export const appVersionField: FieldSpec = {
+  canonical: "app_version",
+  read(entry, ctx, w) {
+    const version = readOneWord(entry, ctx, "one version", "version: 1.67.2");
+    if (version !== undefined) w.appVersion = version;
+  },
+};
+
 export const envField: FieldSpec = {
   canonical: "env",
   read(entry, ctx, w) {
@@ -157,13 +177,8 @@ export const commandsAsSetup: FieldSpec = {
 export const imageField: FieldSpec = {
   canonical: "image",
   read(entry, ctx, w) {
-    const image = readText(entry, ctx, "image: ubuntu");
-    if (image === undefined) return;
-    if (image.trim() === "" || /\s/.test(image.trim())) {
-      ctx.report.error(valueOrKey(entry), "invalid-value", `\`image\` must be one Docker image name, e.g. \`image: ubuntu:22.04\`; got \`${image}\``);
-      return;
-    }
-    w.image = image.trim();
+    const image = readOneWord(entry, ctx, "one Docker image name", "image: ubuntu:22.04");
+    if (image !== undefined) w.image = image;
   },
 };
 
@@ -262,4 +277,15 @@ export const pythonEnvironmentFields: Readonly<Record<string, FieldSpec>> = {
   working_dir: workingDirField,
   setup: setupField,
   before_run: setupField,
+};
+
+/**
+ * Apps and dev environments (`streamlit`, `gradio`, `fastapi`, `code`, `lab`, `notebook`): throughout
+ * 2022 their `version` was the app's own (JupyterLab, OpenVSCode Server, Streamlit...) and `python`
+ * the Python version (`providers/<name>/README.md`, `docs/providers/code.md`), so both are current names here.
+ */
+export const appEnvironmentFields: Readonly<Record<string, FieldSpec>> = {
+  ...pythonEnvironmentFields,
+  python: versionField,
+  version: appVersionField,
 };

@@ -1,11 +1,11 @@
 import type { ProviderSchema } from "../fields/field-context.js";
-import { commandsAsSetup, portsField, pythonEnvironmentFields } from "../fields/shared-fields.js";
+import { appEnvironmentFields, commandsAsSetup, portsField } from "../fields/shared-fields.js";
 
 /** Dev environments: VS Code (`code`), JupyterLab (`lab`), Jupyter (`notebook`); parsed, not executable yet. */
 function devEnvironment(id: string): ProviderSchema {
   return {
     id,
-    fields: { ...pythonEnvironmentFields, commands: commandsAsSetup, ports: portsField },
+    fields: { ...appEnvironmentFields, commands: commandsAsSetup, ports: portsField },
     required: [],
   };
 }
