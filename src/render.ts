@@ -31,11 +31,23 @@ hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
 hb.registerHelper("join", (items: unknown, sep: unknown) => (Array.isArray(items) ? items.join(typeof sep === "string" ? sep : ", ") : ""));
 /** Escapes Markdown's active characters in user text (workflow names, file names, reasons). */
 hb.registerHelper("md", (text: unknown) => new Handlebars.SafeString(escapeMarkdown(String(text ?? ""))));
+/** An artifact's path as link text (`escapeLinkText`): a file named `x](https:evil)` cannot become a link of ours. */
+hb.registerHelper("linktext", (text: unknown) => new Handlebars.SafeString(escapeLinkText(String(text ?? ""))));
 /** One POSIX shell word, always single-quoted: the only way a value enters `ec2-user-data.sh`. */
 hb.registerHelper("sh", (value: unknown) => new Handlebars.SafeString(shellWord(String(value ?? ""))));
 
 export function shellWord(text: string): string {
   return `'${text.replace(/'/g, `'"'"'`)}'`;
+}
+
+/**
+ * A Markdown link's text that shows `text` (a file name a workflow chose) as written: escapes what
+ * could end the link or add one (`]`, `[`), HTML (`<`, `&`), formatting (`` ` ``, `*`, `~`, backslash), and
+ * `_` only at a word's edge, where it could start emphasis (GitHub ignores `_` inside a word), so
+ * `model_v1.pt` stays as typed. A line break would end the list item: it becomes a space.
+ */
+export function escapeLinkText(text: string): string {
+  return text.replace(/[\\`*~[\]<>&]|_(?![\p{L}\p{N}])|(?<![\p{L}\p{N}])_/gu, (c) => `\\${c}`).replace(/\r\n?|\n/g, " ");
 }
 
 export function escapeMarkdown(text: string): string {

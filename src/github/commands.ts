@@ -1,4 +1,5 @@
 import { TAG_NAME_PATTERN, TAG_NAME_RULE } from "../runs/tag-name.js";
+import { didYouMean } from "../workflow/did-you-mean.js";
 import { tokenizeCommandLine } from "../workflow/index.js";
 
 export type Command =
@@ -23,24 +24,53 @@ export const USAGE = [
   "`/dstack help` lists this repository's workflows",
 ];
 
+/** The verbs, lower case; `/DSTACK RUN` reads as `/dstack run` (phones capitalise, people shout). */
+const VERBS = ["run", "stop", "tag", "approve", "help"];
+
+/** A line that starts a command (case-insensitive, as the intake's `isHandled` reads it). */
+const COMMAND_START = /^\/dstack(\s|$)/i;
+
+/**
+ * A fenced code block's opening line (CommonMark 4.5): three or more backticks or tildes; a
+ * backtick fence's info string holds no backtick, so "```nvidia-smi``` fails" is inline code.
+ */
+const FENCE_OPEN = /^(`{3,}(?!.*`)|~{3,})/;
+
 /**
  * Finds the `/dstack` commands of a comment: one per line that starts with `/dstack`, outside
- * code blocks and quotes (a quoted earlier command must not run again).
+ * code blocks, HTML comments and quotes (a quoted earlier command must not run again; text the
+ * rendered comment does not show, or shows as code, is not a command).
  */
 export function parseCommands(body: string): Command[] {
   const commands: Command[] = [];
-  let inFence = false;
-  for (const raw of body.split(/\r?\n/)) {
+  let fence: string | undefined;
+  let inHtmlComment = false;
+  for (const raw of body.split(/\r?\n|\r/)) {
     const line = raw.trim();
-    if (/^(```|~~~)/.test(line)) {
-      inFence = !inFence;
+    if (fence !== undefined) {
+      if (closesFence(line, fence)) fence = undefined;
       continue;
     }
-    if (inFence || !/^\/dstack(\s|$)/.test(line)) continue;
+    if (inHtmlComment) {
+      inHtmlComment = !line.includes("-->");
+      continue;
+    }
+    const opened = FENCE_OPEN.exec(line);
+    if (opened !== null) {
+      fence = opened[1];
+      continue;
+    }
+    if (/<!--(?![\s\S]*-->)/.test(line)) inHtmlComment = true; // a comment left open runs to a later line's `-->`
+    if (!COMMAND_START.test(line)) continue;
     commands.push(parseLine(line));
     if (commands.length >= MAX_COMMANDS) break;
   }
   return commands;
+}
+
+/** A fence is closed only by the same character, at least as many times, and nothing else on the line. */
+function closesFence(line: string, fence: string): boolean {
+  return line.startsWith(fence) && [...line].every((c) => c === fence[0]);
 }
 
 function parseLine(line: string): Command {
@@ -51,7 +81,8 @@ function parseLine(line: string): Command {
   } catch (err) {
     return { kind: "invalid", line, message: (err as Error).message };
   }
-  const [verb, ...rest] = words;
+  const [word, ...rest] = words;
+  const verb = word?.toLowerCase();
   switch (verb) {
     case "run":
       if (rest.length === 0) return { kind: "invalid", line, message: "say which workflow to run: `/dstack run <workflow>`" };
@@ -69,7 +100,10 @@ function parseLine(line: string): Command {
     case "help":
     case undefined:
       return { kind: "help", line };
-    default:
-      return { kind: "invalid", line, message: `unknown command \`${verb}\`; the commands are run, stop, tag, approve and help` };
+    default: {
+      // The reply lists the commands below the message; a hint names the likely one (`help.`, `rnu`).
+      const hint = didYouMean(verb, VERBS);
+      return { kind: "invalid", line, message: `unknown command \`${word}\`${hint === "" ? "; the commands are run, stop, tag, approve and help" : hint}` };
+    }
   }
 }

@@ -3,6 +3,7 @@ import { escapeMarkdown, GITHUB_LIMITS, render, truncate } from "../render.js";
 import { approveRun } from "../runs/approve-run.js";
 import { resolveRunRequest } from "../runs/resolve-run-request.js";
 import { isTerminal, type Run } from "../runs/types.js";
+import { COMMAND_LINE_FILE } from "../workflow/command-line/argv-problem.js";
 import type { Problem } from "../workflow/types.js";
 import { loadWorkflows } from "../workflow/index.js";
 import { parseCommands, USAGE, type Command } from "./commands.js";
@@ -24,6 +25,14 @@ export interface CommentPayload {
   comment: { id: number; body: string; created_at: string; user: { login: string; id?: number; type: string } };
   sender?: { type?: string };
 }
+
+/** A refusal of a command to a commenter without write permission: its title, and what they may not do. */
+const REFUSED: Record<Exclude<Command["kind"], "help" | "invalid">, { title: string; action: string }> = {
+  run: { title: "Nothing ran", action: "start runs" },
+  stop: { title: "Nothing stopped", action: "stop runs" },
+  tag: { title: "Nothing tagged", action: "tag runs" },
+  approve: { title: "Nothing approved", action: "approve runs" },
+};
 
 /** Dedupe keys live as long as GitHub may redeliver a webhook. */
 const DEDUPE_SECONDS = 3 * 24 * 3600;
@@ -86,8 +95,8 @@ export async function handleComment(deps: CommentDeps, payload: CommentPayload):
       if (command.kind !== "help" && !writer) {
         await reply(deps, say, {
           command: command.line,
-          title: "Nothing ran",
-          message: `@${user} needs write, maintain or admin permission on ${repository.full_name} to ${command.kind} runs (they have \`${permission}\`). Ask a maintainer to comment the command instead.`,
+          title: REFUSED[command.kind].title,
+          message: `@${user} needs write, maintain or admin permission on ${repository.full_name} to ${REFUSED[command.kind].action} (they have \`${permission}\`). Ask a maintainer to comment the command instead.`,
         });
         continue;
       }
@@ -126,6 +135,12 @@ function headChangeMessage(change: HeadChange): string {
     case "updated":
       return `the pull request changed after this command (updated at ${at}, head ${sha}); a writer must ask again`;
   }
+}
+
+/** Says that the commit a command reads has no workflows, naming it (a PR's head may predate `.dstack/`). */
+function noWorkflowsAt(target: Target): string {
+  const where = `\`${target.sha.slice(0, 7)}\`${target.prNumber !== undefined ? ", the pull request's head," : ""}`;
+  return `\`.dstack/\` at ${where} defines no workflows: add \`.dstack/workflows.yaml\`, or merge the branch that has it`;
 }
 
 /** Where a command runs; `changed`: a fork's head pushed after the comment was written, which the comment does not approve. */
@@ -173,14 +188,16 @@ async function runCommand(
   switch (command.kind) {
     case "help": {
       const files = await readWorkflowFiles(deps.github, { owner, repo, ref: target.sha });
-      const { workflows } = loadWorkflows(files);
+      const { workflows, problems } = loadWorkflows(files);
+      const errors = problems.filter((p) => p.severity === "error");
       await reply(deps, ctx, {
         command: command.line,
         title: "dstack commands",
         message:
-          workflows.length === 0
-            ? "This repository has no workflows yet: add `.dstack/workflows.yaml`."
-            : `Workflows of ${fullName} at \`${target.sha.slice(0, 7)}\`:`,
+          workflows.length === 0 && errors.length === 0
+            ? `${noWorkflowsAt(target)}.`
+            : `Workflows of ${fullName} at \`${target.sha.slice(0, 7)}\`${errors.length > 0 ? `; \`.dstack/\` has errors there (below), so none of them runs until they are fixed` : ""}:`,
+        problems: errors,
         items: workflows.map((w) => `\`${w.name}\`${w.help !== undefined ? ` — ${escapeMarkdown(w.help)}` : ""}`),
         usage: USAGE,
       });
@@ -201,9 +218,11 @@ async function runCommand(
         await reply(deps, ctx, {
           command: command.line,
           title: resolved.kind === "invalid-files" ? "`.dstack/` has errors at this commit" : "Nothing ran",
-          message: resolved.message,
-          problems: resolved.problems,
-          items: resolved.kind === "invalid-command" && resolved.known.length > 0 ? resolved.known.map((n) => `\`${n}\``) : [],
+          // A PR branched before `.dstack/` was added has none: say so rather than only "not a workflow".
+          message: resolved.kind === "invalid-command" && resolved.known.length === 0 ? `${resolved.message}. Note: ${noWorkflowsAt(target)}` : resolved.message,
+          // A refused command line's message already joins its problems (and names the workflows when
+          // the name is unknown): listing them again, located at `<command line>:1:1`, only repeats it.
+          problems: resolved.kind === "invalid-files" ? resolved.problems : [],
         });
         return false;
       }
@@ -238,6 +257,11 @@ async function runCommand(
         return false;
       }
       deps.log.info({ runs: runs.map((r) => r.id), workflow: resolved.target.name }, "runs submitted from a comment");
+      const ignored = resolved.warnings.filter((p) => p.file === COMMAND_LINE_FILE);
+      if (ignored.length > 0) {
+        // The CLI prints these; a commenter would otherwise learn only from the results that `--epochs 3` did nothing.
+        await reply(deps, ctx, { command: command.line, title: `Started, with ${ignored.length === 1 ? "a warning" : "warnings"}`, message: ignored.map((p) => p.message).join("; ") });
+      }
       return true;
     }
     case "stop": {
@@ -260,7 +284,12 @@ async function runCommand(
         await reply(deps, ctx, {
           command: command.line,
           title: "Nothing tagged",
-          message: run === undefined || run.repo !== fullName ? `there is no run \`${command.runId}\` in ${fullName}` : `run \`${run.id}\` ${run.status === "done" ? "" : `ended ${run.status}: only successful runs can be tagged`}`,
+          message:
+            run === undefined || run.repo !== fullName
+              ? `there is no run \`${command.runId}\` in ${fullName}`
+              : isTerminal(run.status)
+                ? `run \`${run.id}\` ended ${run.status}: only successful runs can be tagged`
+                : `run \`${run.id}\` is still ${run.status}: only successful runs can be tagged; ask again once it has succeeded`,
         });
         return false;
       }

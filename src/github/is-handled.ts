@@ -11,8 +11,8 @@ const HANDLED: Readonly<Record<string, readonly string[] | "any">> = {
   pull_request: ["opened", "reopened", "synchronize"],
 };
 
-/** A line that starts a command, as `parseCommands` reads them (outside fences, checked later). */
-const COMMAND_LINE = /^[ \t]*\/dstack(?:\s|$)/m;
+/** A line that starts a command, as `parseCommands` reads them (any case; outside fences, checked later). */
+const COMMAND_LINE = /^[ \t]*\/dstack(?:\s|$)/im;
 
 /**
  * Whether a delivery can lead to any work, judged from the payload alone and cheaply: an event or

@@ -26,6 +26,17 @@ const WORKFLOWS = `workflows:
     provider: bash
     commands: ['mkdir -p out && for i in $(seq 1 12); do echo $i > out/f$i.txt; done']
     artifacts: [out]
+  - name: slow
+    provider: bash
+    commands: ["echo started", "sleep 60"]
+  - name: odd-names
+    provider: bash
+    commands:
+      - mkdir -p out
+      - echo evil > 'out/x](https:evil.example).txt'
+      - echo img > 'out/<img src=x>.txt'
+      - echo best > 'out/model_v1 *best*.txt'
+    artifacts: [out]
 `;
 
 let fixture: PrFixture;
@@ -161,6 +172,78 @@ describe("comment commands", () => {
     expect((await service.store.get(done.external_id)).trigger.fork).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     expect(github.checkRuns.filter((c) => c.name === "dstack: prep" && c.head_sha !== forkSha && c.id > created.id)).toEqual([]);
+  });
+
+  it("reads `/DSTACK` in capitals and a no-break space as the command they look like", async () => {
+    const sent = await fixture.comment("/DSTACK\u00a0help");
+    expect(sent.status).toBe(202);
+    const help = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /DSTACK\u00a0help")), { timeoutMs: 10_000 });
+    expect(help.body).toContain("- `prep` — prepares the data");
+  });
+
+  it("starts a run and says in a reply which of the command's arguments it ignores", async () => {
+    const sent = await fixture.comment("/dstack run prep --epochs 3");
+    const warned = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /dstack run prep --epochs 3")), { timeoutMs: 10_000 });
+    expect(warned.body).toContain("**Started, with a warning**");
+    expect(warned.body).toContain("`--epochs 3` is not an option of `prep` and it does not use `${{ run.args }}`, so these arguments are ignored");
+    await github.waitFor((g) => g.reactions.find((r) => r.commentId === sent.commentId && r.content === "eyes"), { timeoutMs: 10_000 });
+  });
+
+  it("refuses an unknown workflow in one message that names the workflows once", async () => {
+    const sent = await fixture.comment("/dstack run trian");
+    const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /dstack run trian")), { timeoutMs: 10_000 });
+    expect(reply.body).toContain("`trian` is neither a workflow nor a provider — did you mean `train`?");
+    expect(reply.body.split("`prep`")).toHaveLength(2);
+    expect(reply.body).not.toContain("<command line>");
+    expect(github.reactions.filter((r) => r.commentId === sent.commentId)).toEqual([]);
+  });
+
+  it("refuses to tag a run that is still going, without saying it ended", async () => {
+    await fixture.comment("/dstack run slow");
+    const check = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: slow" && c.status === "in_progress"), { timeoutMs: 20_000 });
+    await fixture.comment(`/dstack tag ${check.external_id} v1`);
+    const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith(`> /dstack tag ${check.external_id} v1`)), { timeoutMs: 10_000 });
+    expect(reply.body).toMatch(new RegExp(`run \`${check.external_id}\` is still (running|provisioning|uploading): only successful runs can be tagged`));
+    expect(reply.body).not.toContain("ended");
+    await fixture.comment(`/dstack stop ${check.external_id}`);
+    const stopped = await github.waitFor((g) => g.checkRuns.find((c) => c.id === check.id && c.status === "completed"), { timeoutMs: 20_000 });
+    expect(stopped.conclusion).toBe("cancelled");
+  });
+
+  it("answers `/dstack help` on a pull request whose `.dstack/` is broken with its errors, at their lines", async () => {
+    github.createBranch(OWNER, REPO, "broken-help");
+    github.commit(OWNER, REPO, { ".dstack/workflows.yaml": "workflows:\n  - name: a\n    provider: bash\n    comands: [x]\n" }, { branch: "broken-help" });
+    const brokenPr = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "broken-help" });
+    await fixture.comment("/dstack help", "alice", { issueNumber: brokenPr });
+    const help = await github.waitFor((g) => g.commentsOn(OWNER, REPO, brokenPr).find((c) => c.body.startsWith("> /dstack help")), { timeoutMs: 10_000 });
+    expect(help.body).toContain("`.dstack/` has errors there (below), so none of them runs until they are fixed");
+    expect(help.body).toContain("- `.dstack/workflows.yaml:4:5`: unknown field `comands`");
+  });
+
+  it("says that a pull request's head has no `.dstack/` when a command names a workflow there", async () => {
+    github.createBranch(OWNER, REPO, "no-dstack");
+    const sha = github.commit(OWNER, REPO, { ".dstack/workflows.yaml": null }, { branch: "no-dstack" });
+    const bare = github.addPullRequest({ owner: OWNER, repo: REPO, headRef: "no-dstack" });
+    await fixture.comment("/dstack run train", "alice", { issueNumber: bare });
+    const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, bare).find((c) => c.body.startsWith("> /dstack run train")), { timeoutMs: 10_000 });
+    expect(reply.body).toContain(`\`.dstack/\` at \`${sha.slice(0, 7)}\`, the pull request's head, defines no workflows`);
+  });
+
+  it("shows artifact file names as written in link text: a name cannot add a link, HTML or emphasis", async () => {
+    await fixture.comment("/dstack run odd-names");
+    const report = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("dstack: odd-names") && c.body.includes("model_v1")), {
+      timeoutMs: 20_000,
+    });
+    const check = await github.waitFor((g) => g.checkRuns.find((c) => c.name === "dstack: odd-names" && c.status === "completed"), { timeoutMs: 10_000 });
+    for (const body of [report.body, check.output.summary ?? ""]) {
+      expect(body).toContain("- [out/x\\](https:evil.example).txt](http");
+      expect(body).toContain("- [out/\\<img src=x\\>.txt](http");
+      expect(body).toContain("- [out/model_v1 \\*best\\*.txt](http");
+    }
+    // The link still downloads the file the text names.
+    const line = report.body.split("\n").find((l) => l.startsWith("- [out/x\\]")) ?? "";
+    const url = /\]\((http:\/\/127\.0\.0\.1[^)\s]+)\) \(/.exec(line)?.[1] ?? "";
+    expect(await (await fetch(url)).text()).toBe("evil\n");
   });
 
   it("runs each of several commands in one comment", async () => {

@@ -86,9 +86,16 @@ describe("a PR comment becomes a finished check run", () => {
     const before = github.checkRuns.length;
     const sent = await fixture.comment("/dstack run hello", "reader");
     const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.includes("@reader needs write")), { timeoutMs: 10_000 });
-    expect(reply.body).toContain("`read`");
+    expect(reply.body).toContain("to start runs (they have `read`)");
     expect(github.checkRuns.length).toBe(before);
     expect(github.reactions.some((r) => r.commentId === sent.commentId)).toBe(false);
+  });
+
+  it("titles a refused `/dstack stop` as nothing stopped, not nothing ran", async () => {
+    await fixture.comment("/dstack stop abc123", "reader");
+    const reply = await github.waitFor((g) => g.commentsOn(OWNER, REPO, pr).find((c) => c.body.startsWith("> /dstack stop abc123")), { timeoutMs: 10_000 });
+    expect(reply.body).toContain("**Nothing stopped**");
+    expect(reply.body).toContain("@reader needs write, maintain or admin permission on acme/ml to stop runs");
   });
 
   it("answers `/dstack run unknown` with the workflows that exist", async () => {

@@ -10,6 +10,11 @@ describe("isHandled", () => {
     expect(isHandled("issue_comment", comment("/dstack"))).toBe(true);
   });
 
+  it("keeps a command written in capitals, as parseCommands reads it", () => {
+    expect(isHandled("issue_comment", comment("/DSTACK run train"))).toBe(true);
+    expect(isHandled("issue_comment", comment("thanks\r/Dstack help"))).toBe(true);
+  });
+
   it("drops comments without a command, with /dstack mid-line or as a prefix of another word", () => {
     expect(isHandled("issue_comment", comment("see the /dstack docs"))).toBe(false);
     expect(isHandled("issue_comment", comment("/dstackrun train"))).toBe(false);

@@ -1,8 +1,15 @@
 import { InvalidInputError } from "../../errors.js";
 
 /**
+ * A space: ASCII or any Unicode space separator. A no-break space (U+00A0) comes from pasting rich
+ * text or typing Option+Space, and a reader sees `/dstack run\u00a0train` as two words; inside
+ * quotes it stays as written.
+ */
+const SPACE = /\p{Zs}/u;
+
+/**
  * Splits a command line into arguments the way a POSIX shell would, without executing or expanding
- * anything: whitespace separates; `'...'` is literal; `"..."` is literal except `\"`, `\\`, `\$`,
+ * anything: whitespace (`SPACE`, tab, newline) separates; `'...'` is literal; `"..."` is literal except `\"`, `\\`, `\$`,
  * `` \` `` and a backslash-newline; outside quotes a backslash keeps the next character (and a
  * backslash-newline joins lines). `$VAR`, globs, `;`, `|` and the like are plain text.
  *
@@ -15,7 +22,7 @@ export function tokenizeCommandLine(line: string): string[] {
   let i = 0;
   while (i < line.length) {
     const ch = line[i] as string;
-    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r") {
+    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r" || (ch > "\u007f" && SPACE.test(ch))) {
       if (inToken) tokens.push(current);
       current = "";
       inToken = false;
