@@ -1,6 +1,6 @@
 /** The workflow model: pure functions from `.dstack/` text and command lines to workflows, plans and located problems. */
 export type * from "./types.js";
-export { loadWorkflows, sourceFileKind } from "./load-workflows.js";
+export { loadWorkflows, MAX_FILE_BYTES, sourceFileKind } from "./load-workflows.js";
 export type { SourceFileKind } from "./load-workflows.js";
 export { planRunGroup } from "./plan-run-group.js";
 export { applyResourceOverrides } from "./apply-resource-overrides.js";

@@ -44,7 +44,11 @@ export function sourceFileKind(path: string): SourceFileKind {
  */
 export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, parseMode: YamlParseMode = "auto"): LoadResult {
   const problems: Problem[] = [];
-  const parsed = files.map((file) => ({ kind: sourceFileKind(file.path), yaml: new YamlFile(refuseOversized(file, problems), problems, parseMode) }));
+  const parsed = files.map((file) => {
+    const read = refuseOversized(file, problems);
+    // A refused file is not read at all: no "defines no workflows" after "too large".
+    return { kind: sourceFileKind(file.path), yaml: new YamlFile(read, problems, parseMode), refused: read !== file };
+  });
 
   const providers = collectProviders(parsed.filter((p) => p.kind === "providers").flatMap((p) => readProvidersFile(p.yaml)));
   const sections = collectSections(parsed.filter((p) => p.kind === "variables").flatMap((p) => readVariablesFile(p.yaml)));
@@ -69,8 +73,8 @@ export function loadWorkflows(files: SourceFile[], options: LoadOptions = {}, pa
   const workflows: Workflow[] = [];
   const firstByName = new Map<string, { file: string; line: number }>();
   const context = { customProviders: new Set(providers.keys()), scopeFor, run: options.run };
-  for (const { kind, yaml } of parsed) {
-    if (kind !== "workflows") continue;
+  for (const { kind, yaml, refused } of parsed) {
+    if (kind !== "workflows" || refused) continue;
     for (const item of workflowItems(yaml)) {
       const result = readWorkflow(item, yaml, context);
       if (result.name === undefined) continue;
@@ -193,10 +197,11 @@ function checkSectionNames(sections: Map<string, VariableSection>, workflows: st
 }
 
 /** Largest `.dstack/` file read; a bigger one is refused before parsing (a parser's time and memory grow with it). */
-const MAX_FILE_BYTES = 256 * 1024;
+/** The largest `.dstack/` file read (refused before parsing, and not even fetched from GitHub). */
+export const MAX_FILE_BYTES = 256 * 1024;
 
 function refuseOversized(file: SourceFile, problems: Problem[]): SourceFile {
-  const bytes = Buffer.byteLength(file.text);
+  const bytes = file.sizeBytes ?? Buffer.byteLength(file.text);
   if (bytes <= MAX_FILE_BYTES) return file;
   problems.push({
     file: file.path,

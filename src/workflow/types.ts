@@ -8,6 +8,8 @@
 export interface SourceFile {
   path: string;
   text: string;
+  /** The file's size when its text was not read because it is over the limit (GitHub's contents API listing). */
+  sizeBytes?: number;
 }
 
 /** A located problem, line and column 1-based. */

@@ -76,6 +76,29 @@ describe("a hostile .dstack/workflows.yaml pushed to the service", () => {
   });
 });
 
+describe("a .dstack/ file over the size limit pushed to the service", () => {
+  it("is refused at 1:1 by its size, unread, also past the 1 MB GitHub sends no content for", async () => {
+    const contentFetches = (sha: string) =>
+      github.requests.filter((r) => r.method === "GET" && /\/contents\/\.dstack(%2F|\/)workflows\.yaml$/.test(r.path) && r.query.ref === sha).length;
+    const padding = (bytes: number) => `${GOOD}${"# padding\n".repeat(Math.ceil(bytes / 10))}`;
+    for (const [name, bytes] of [["300 KiB", 300 * 1024], ["2 MiB", 2 * 1024 * 1024]] as const) {
+      const sha = await push({ ".dstack/workflows.yaml": padding(bytes) });
+      const check = await validation(sha);
+      expect(check.conclusion).toBe("failure");
+      expect(github.checkRunAnnotations(check.id)).toEqual([
+        expect.objectContaining({ path: ".dstack/workflows.yaml", start_line: 1, annotation_level: "failure", message: expect.stringMatching(/^this file is \d+ KiB; files of \.dstack\/ may be at most 256 KiB/) }),
+      ]);
+      // Its content was never fetched: the listing's size was enough.
+      expect({ name, fetched: contentFetches(sha) }).toEqual({ name, fetched: 0 });
+    }
+    // The same count sees the fetch of a file of ordinary size.
+    const sha = await push({ ".dstack/workflows.yaml": GOOD });
+    expect((await validation(sha)).conclusion).toBe("success");
+    expect(contentFetches(sha)).toBeGreaterThan(0);
+    github.assertNoViolations();
+  });
+});
+
 describe("a .dstack/workflows.yaml with thousands of problems", () => {
   it("annotates at most MAX_ANNOTATIONS of them, errors first, and says in the summary how many were left out", async () => {
     // 600 workflows, each with an unknown field (an error); the first also has a warning (an old key name).
