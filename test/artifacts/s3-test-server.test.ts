@@ -1,4 +1,4 @@
-import { S3Client, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { S3Client, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { request } from "node:http";
 import { Readable } from "node:stream";
@@ -106,5 +106,20 @@ describe("test S3 server (s3rver behind a decoding, signature-checking front)", 
     const url = await getSignedUrl(wrong, get, { expiresIn: 60 });
     expect((await fetch(url)).status).toBe(403);
     wrong.destroy();
+  });
+
+  it("survives a delete that empties a folder while a write into that folder is under way", async () => {
+    // s3rver removes the emptied folder; a write between its mkdir and its open used to throw ENOENT
+    // out of the process. Each round deletes the folder's only object and writes the next one.
+    await client.send(new PutObjectCommand({ Bucket: "b", Key: "race/k0", Body: "0" }));
+    for (let i = 0; i < 150; i++) {
+      const [put] = await Promise.all([
+        client.send(new PutObjectCommand({ Bucket: "b", Key: `race/k${i + 1}`, Body: String(i + 1) })),
+        client.send(new DeleteObjectCommand({ Bucket: "b", Key: `race/k${i}` })),
+      ]);
+      expect(put.$metadata.httpStatusCode).toBe(200);
+    }
+    const last = await client.send(new GetObjectCommand({ Bucket: "b", Key: "race/k150" }));
+    expect(await last.Body?.transformToString()).toBe("150");
   });
 });

@@ -273,6 +273,44 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 // --- the front
 
+/**
+ * Deletes one at a time and never beside a write. s3rver 3.7 removes a folder left empty by a
+ * delete, and its putObject creates the folder, then opens the file with no error listener on that
+ * stream: a delete between the two (a run's journal entry removed while another run's is written
+ * beside it) threw ENOENT out of the test process ("Test suite failed to run", seen once in CI).
+ * S3 has no folders, so it cannot happen there; writes still run side by side.
+ */
+function writeDeleteGate(): { shared(run: () => Promise<void>): Promise<void>; exclusive(run: () => Promise<void>): Promise<void> } {
+  let writes = 0;
+  let deleting: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+  return {
+    async shared(run) {
+      while (deleting !== undefined) await deleting;
+      writes++;
+      try {
+        await run();
+      } finally {
+        writes--;
+        if (writes === 0) drained?.();
+      }
+    },
+    async exclusive(run) {
+      while (deleting !== undefined) await deleting;
+      let release = () => undefined as void;
+      deleting = new Promise<void>((resolve) => (release = resolve));
+      try {
+        while (writes > 0) await new Promise<void>((resolve) => (drained = resolve));
+        drained = undefined;
+        await run();
+      } finally {
+        deleting = undefined;
+        release();
+      }
+    },
+  };
+}
+
 /** Starts s3rver and its front on free ports of 127.0.0.1, with `buckets` created and empty. */
 export async function startS3Server(options: { buckets: string[] }): Promise<TestS3Server> {
   const directory = await mkdtemp(join(tmpdir(), "dstack-s3-"));
@@ -392,8 +430,9 @@ export async function startS3Server(options: { buckets: string[] }): Promise<Tes
     forward(req, res, headers, data);
   }
 
-  const front = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  /** `handle`, with the front's own errors as S3 error answers (a reset once the answer has started). */
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await handle(req, res).catch((err: unknown) => {
       const error =
         err instanceof S3ProtocolError
           ? err
@@ -406,6 +445,20 @@ export async function startS3Server(options: { buckets: string[] }): Promise<Tes
       req.resume();
       sendError(res, error);
     });
+  }
+
+  const gate = writeDeleteGate();
+  const front = createServer((req, res) => {
+    const deleting = req.method === "DELETE" || (req.method === "POST" && /[?&]delete(=|&|$)/.test(req.url ?? ""));
+    const writing = req.method === "PUT" || req.method === "POST";
+    // A request holds its place in the gate until its answer is sent or its connection is gone.
+    const served = async () => {
+      await serve(req, res);
+      if (!res.writableFinished && !res.destroyed) await new Promise<void>((resolve) => res.once("close", () => resolve()));
+    };
+    if (deleting) void gate.exclusive(served);
+    else if (writing) void gate.shared(served);
+    else void served();
   });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
