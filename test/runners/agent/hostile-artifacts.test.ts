@@ -58,13 +58,18 @@ type ReadStore = () => Promise<Map<string, string>>;
 
 async function readFileStore(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const abs = path.join(e.parentPath, e.name);
-    // The service's run journal comes and goes while runs end: a file gone since the listing is skipped.
-    const bytes = await readFile(abs, "utf8").catch(() => undefined);
-    if (bytes !== undefined) out.set(path.relative(root, abs).split(path.sep).join("/"), bytes);
+  // Walked folder by folder: the service's run journal comes and goes while runs end, and the store
+  // prunes a folder it empties, which made one recursive `readdir` fail as a whole (CI: 0 objects).
+  // A folder or file gone since it was listed is skipped.
+  const folders = [root];
+  for (let dir = folders.pop(); dir !== undefined; dir = folders.pop()) {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) folders.push(abs);
+      if (!e.isFile()) continue;
+      const bytes = await readFile(abs, "utf8").catch(() => undefined);
+      if (bytes !== undefined) out.set(path.relative(root, abs).split(path.sep).join("/"), bytes);
+    }
   }
   return out;
 }
