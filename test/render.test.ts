@@ -116,6 +116,23 @@ describe("templates", () => {
     expect(summary).toContain("it received no secrets");
   });
 
+  it("a reason the workflow's agent wrote is text in the check run and the PR comment: no link, image, HTML, mention or new block", () => {
+    const reason = "done\n\n# Approved ![x](http://evil/p.png) [download](http://evil) <img src=x> @acme/everyone";
+    const summary = render("check-run-summary", { statusLabel: "failed", reason, artifacts: [], dependencies: [] });
+    const line = summary.split("\n")[0] ?? "";
+    expect(line).toBe("**failed**: done  # Approved !\\[x\\](http://evil/p.png) \\[download\\](http://evil) \\<img src=x\\> @acme/everyone");
+    const comment = render("run-comment", { runs: [commentRun({ statusLabel: "failed", reason, artifacts: [] })], commit: "abc1234" });
+    expect(comment).toContain(`failed: ${escapeMarkdown(reason)} — run [r1]`);
+    const shown = comment.slice(comment.indexOf("failed: "), comment.indexOf(" — run [r1]"));
+    expect(shown).not.toMatch(/(^|[^\\])[[\]<@]/);
+  });
+
+  it("check-run-summary: the approval message is the service's own Markdown", () => {
+    const summary = render("check-run-summary", { statusLabel: "queued", waiting: "waiting for approval: comment `/dstack approve r1`", reason: "ignored", artifacts: [], dependencies: [] });
+    expect(summary.startsWith("**queued**: waiting for approval: comment `/dstack approve r1`\n")).toBe(true);
+    expect(summary).not.toContain("ignored");
+  });
+
   it("check-run-summary: an EC2 spot run's instance, boot time, run time, cost and the capacity walk", () => {
     const launchedAt = Date.UTC(2026, 10, 30, 12, 0, 0);
     const run = {

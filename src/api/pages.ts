@@ -1,7 +1,7 @@
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { attachmentContentDisposition, runLogKey, verifyDownloadSignature, type ArtifactStore } from "../artifacts/index.js";
-import { ArtifactNotFoundError, NotFoundError } from "../errors.js";
+import { ArtifactNotFoundError, ForbiddenError, NotFoundError } from "../errors.js";
 import { readBody, sendText, type Router } from "../http/router.js";
 import { render } from "../render.js";
 import type { LogStore } from "../runs/log-store.js";
@@ -15,7 +15,7 @@ import { mountRunsListPage } from "./runs-list-page.js";
 import { cookie, issueSession, safeEqual, SESSION_COOKIE, sessionCookie } from "./session.js";
 import { GITHUB_SESSION_PREFIX } from "./github-sessions.js";
 import type { UserAccess } from "./user-access.js";
-import { allows, requireRun } from "./v1/api-auth.js";
+import { allows, crossSite, requireRun } from "./v1/api-auth.js";
 import { mountSettingsPage } from "./settings-page.js";
 import { mountWebAssets } from "./web-assets.js";
 
@@ -91,15 +91,17 @@ export function mountPages(router: Router, deps: PagesDeps): void {
       sendHtml(ctx, 401, render("login.html", { next, error: "That token is not this service's API token.", ...githubButton(deps, next) }));
       return;
     }
-    const session = issueSession(deps.signingKey, now());
+    const session = issueSession(deps.signingKey, deps.apiToken, now());
     ctx.res.writeHead(303, { location: next, "set-cookie": sessionCookie(session.value, session.maxAgeSeconds, deps.publicUrl) });
     ctx.res.end();
   });
 
   // Signing out clears the cookie and ends a GitHub user's server-side session; an API-token session
   // value stays valid until it expires (it is stateless). SameSite=Strict keeps other sites from
-  // posting here with it.
+  // posting here with it; the cookie-clearing answer would still sign the browser out, so a form
+  // another site posts (logout CSRF) is refused.
   router.add("POST", "/logout", async (ctx) => {
+    if (crossSite(ctx.req)) throw new ForbiddenError("sign out from this service's own pages");
     const value = cookie(ctx.req, SESSION_COOKIE);
     if (value?.startsWith(GITHUB_SESSION_PREFIX) === true) await deps.users?.sessions.delete(value.slice(GITHUB_SESSION_PREFIX.length));
     ctx.res.writeHead(303, { location: "/login", "set-cookie": `${SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict` });

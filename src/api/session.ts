@@ -4,8 +4,12 @@ import type { IncomingMessage } from "node:http";
 export const SESSION_COOKIE = "dstack_session";
 const SESSION_SECONDS = 7 * 24 * 3600;
 
-function sign(key: Buffer, value: string): string {
-  return createHmac("sha256", key).update(`session\n${value}`).digest("base64url");
+/**
+ * The MAC covers the API token the browser signed in with: replacing a leaked DSTACK_API_TOKEN also
+ * ends every browser session opened with it (the signing key in the data dir stays the same).
+ */
+function sign(key: Buffer, apiToken: string, expires: string): string {
+  return createHmac("sha256", key).update(`session\n${expires}\n${apiToken}`).digest("base64url");
 }
 
 export function safeEqual(a: string, b: string): boolean {
@@ -14,17 +18,18 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** A signed, expiring session cookie value: `{expires}.{hmac}`. */
-export function issueSession(key: Buffer, nowMs: number): { value: string; maxAgeSeconds: number } {
+/** A signed, expiring session cookie value: `{expires}.{hmac}`, for a browser that gave `apiToken`. */
+export function issueSession(key: Buffer, apiToken: string, nowMs: number): { value: string; maxAgeSeconds: number } {
   const expires = String(Math.floor(nowMs / 1000) + SESSION_SECONDS);
-  return { value: `${expires}.${sign(key, expires)}`, maxAgeSeconds: SESSION_SECONDS };
+  return { value: `${expires}.${sign(key, apiToken, expires)}`, maxAgeSeconds: SESSION_SECONDS };
 }
 
-export function validSession(key: Buffer, value: string | undefined, nowMs: number): boolean {
+/** Whether `value` was issued for the current `apiToken` and has not expired. */
+export function validSession(key: Buffer, apiToken: string, value: string | undefined, nowMs: number): boolean {
   if (value === undefined) return false;
   const [expires = "", sig = ""] = value.split(".");
   if (!/^\d+$/.test(expires) || Number(expires) * 1000 < nowMs) return false;
-  return safeEqual(sig, sign(key, expires));
+  return safeEqual(sig, sign(key, apiToken, expires));
 }
 
 export function cookie(req: IncomingMessage, name: string): string | undefined {

@@ -37,7 +37,10 @@ export function createCheckRunPublisher(deps: CheckRunPublisherDeps): RunPublish
     const waiting = run.status === "submitted" && run.approval?.state === "waiting" ? run.approval.message : undefined;
     const summary = render("check-run-summary", {
       statusLabel: STATUS_LABEL[run.status],
-      reason: waiting ?? run.reason,
+      // The approval message is ours (Markdown on purpose); a reason may be the agent's, which the
+      // workflow's code (a fork's, even) can write: shown as text, never as a link or HTML of ours.
+      waiting,
+      reason: run.reason,
       trigger: describeTrigger(run),
       provider: run.workflow.provider,
       resources: describeResources(run.workflow.resources),

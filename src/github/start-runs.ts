@@ -1,11 +1,12 @@
 import type { Redis } from "ioredis";
+import { NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { GITHUB_LIMITS, truncate } from "../render.js";
 import type { RunStore } from "../runs/run-store.js";
 import { submitRunGroup, type SubmitInput } from "../runs/submit-runs.js";
 import type { Run } from "../runs/types.js";
 import { STOP_ACTION } from "./check-run-actions.js";
-import { splitRepo, type GitHubClient } from "./client.js";
+import { splitRepo, statusOf, type GitHubClient } from "./client.js";
 import { runUrl } from "./run-links.js";
 
 export interface StartRunsDeps {
@@ -33,7 +34,7 @@ export async function startRunGroup(deps: StartRunsDeps, input: SubmitInput & { 
   let runs: Run[];
   if ((await deps.redis.set(input.onceKey, "pending", "EX", PENDING_SECONDS, "NX")) === "OK") {
     try {
-      runs = await submitRunGroup({ store: deps.store }, input);
+      runs = await submitRunGroup({ store: deps.store }, { mayReuseFrom: (repo) => installationSees(deps.github, repo), ...input });
     } catch (err) {
       await deps.redis.del(input.onceKey);
       throw err;
@@ -48,6 +49,23 @@ export async function startRunGroup(deps: StartRunsDeps, input: SubmitInput & { 
   for (const run of runs) await deps.enqueueRun(run.id);
   deps.log.info({ runs: runs.map((r) => r.id), trigger: input.trigger.kind }, "runs submitted");
   return runs;
+}
+
+/**
+ * A push, tag, comment or re-run reuses another repository's run (`owner/repo/workflow:tag`) only when
+ * the app's installation on this repository can see that one (public, or in the same installation):
+ * whoever may push to one account's repository must not get another account's private artifacts as
+ * inputs. GitHub answers 404 (or 403) for a repository the installation cannot see.
+ */
+async function installationSees(github: GitHubClient, repo: string): Promise<void> {
+  const { owner, repo: name } = splitRepo(repo);
+  try {
+    await github.request("GET /repos/{owner}/{repo}", { owner, repo: name });
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404 || status === 403) throw new NotFoundError(`${repo} is not a repository this app can read from here (private, and not in this installation), so its runs cannot be reused`);
+    throw err;
+  }
 }
 
 /**

@@ -16,6 +16,12 @@ export interface SubmitInput {
   code: Run["code"];
   /** The target's run id when it was chosen earlier (`resolveRunRequest`'s `runId`, `${{ run.name }}`). */
   targetRunId?: string;
+  /**
+   * Throws unless whoever submits may read `repo`, another repository whose run a dependency reuses
+   * (`owner/repo/workflow:tag`): its artifacts become this run's inputs, readable by anyone who can
+   * read this repository. Called before the tag is looked up, so a refusal says nothing of its runs.
+   */
+  mayReuseFrom?(repo: string): Promise<unknown>;
 }
 
 /**
@@ -34,6 +40,7 @@ export async function submitRunGroup(deps: { store: RunStore }, input: SubmitInp
     const inputs: RunInput[] = [];
     for (const ref of node.reuse) {
       const repo = ref.repo ?? input.repo;
+      if (repo !== input.repo) await input.mayReuseFrom?.(repo);
       const run = await deps.store.resolveTag(repo, ref.workflow, ref.tag);
       const what = `\`${formatDependencyRef(ref)}\` (a dependency of ${node.workflow.name})`;
       if (run === undefined) throw new InvalidInputError(`${what}: ${await missingTagReason(deps.store, repo, ref, input.trigger)}`, "unknown_tag");

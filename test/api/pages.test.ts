@@ -128,6 +128,16 @@ describe("the web pages", () => {
     expect(del.status).toBe(200);
   });
 
+  it("refuses a sign-out form another site posts, which would otherwise clear the session cookie", async () => {
+    const logout = (headers: Record<string, string>) => fetch(`${service.url}/logout`, { method: "POST", headers: { cookie, ...headers }, redirect: "manual" });
+    const forged = await logout({ "sec-fetch-site": "cross-site", accept: "text/html" });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.getSetCookie()).toEqual([]);
+    const own = await logout({ "sec-fetch-site": "same-origin" });
+    expect(own.status).toBe(303);
+    expect(own.headers.getSetCookie()).toEqual(["dstack_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict"]);
+  });
+
   it("filters the runs list by status and tag and lists the repository", async () => {
     const all = await (await page("/")).text();
     expect(all).toContain(`href="/?repo=acme/web"`);

@@ -2655,6 +2655,8 @@ const HANDLERS = new Map<string, Handler>([
     (double, ctx) => {
       double.requirePermission(ctx.actor, ["metadata", "read"]);
       const repo = repoOf(double, ctx);
+      // An installation sees its own repositories and public ones: another account's private one is 404.
+      if (ctx.actor.kind === "installation" && repo.private && repo.installationId !== ctx.actor.token.installationId) throw notFound();
       if (ctx.actor.kind !== "user") return { status: 200, json: double.repoObject(repo) };
       // With a user's token GitHub answers with that user's `permissions`, and 404 for a private
       // repository they cannot see.

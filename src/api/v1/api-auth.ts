@@ -53,9 +53,14 @@ export const CSRF_HEADER = "x-dstack-csrf";
  */
 function sessionAllowed(auth: ApiAuth, req: IncomingMessage): boolean {
   if (auth.sessionKey === undefined) return false;
-  if (req.headers["sec-fetch-site"] === "cross-site") return false;
+  if (crossSite(req)) return false;
   const safe = req.method === "GET" || req.method === "HEAD";
   return safe || req.headers[CSRF_HEADER] === "1";
+}
+
+/** The browser says another site started this request (`Sec-Fetch-Site`, sent by every current browser). */
+export function crossSite(req: IncomingMessage): boolean {
+  return req.headers["sec-fetch-site"] === "cross-site";
 }
 
 /**
@@ -69,7 +74,7 @@ export async function sessionPrincipal(auth: ApiAuth, req: IncomingMessage): Pro
     const session = await auth.users?.sessions.find(value.slice(GITHUB_SESSION_PREFIX.length));
     return session === undefined ? undefined : { kind: "github", via: "session", login: session.login, userId: session.userId, sessionId: session.id, token: session.token };
   }
-  return validSession(auth.sessionKey, value, (auth.now ?? Date.now)()) ? { kind: "service" } : undefined;
+  return validSession(auth.sessionKey, auth.apiToken, value, (auth.now ?? Date.now)()) ? { kind: "service" } : undefined;
 }
 
 /** The principal of a Bearer token: the API token, or a GitHub user's personal CLI token. */

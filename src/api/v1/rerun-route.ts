@@ -2,7 +2,7 @@ import { DstackError } from "../../errors.js";
 import { sendJson, type Router } from "../../http/router.js";
 import { newRunId } from "../../runs/run-store.js";
 import { isTerminal } from "../../runs/types.js";
-import { principalOf, requireApiToken, requireRun } from "./api-auth.js";
+import { principalOf, requireApiToken, requireRepo, requireRun } from "./api-auth.js";
 import type { ApiV1Deps } from "./api-v1-deps.js";
 import { runJson } from "./run-json.js";
 
@@ -26,6 +26,8 @@ export function mountRerunRoute(router: Router, deps: ApiV1Deps): void {
         if (dep?.status !== "done") {
           throw new DstackError("conflict", `run ${run.id} depends on ${input.workflow} (run ${input.runId}), which ${dep === undefined ? "no longer exists" : `ended ${dep.status}`}; run the whole group again instead`);
         }
+        // Another repository's run, reused: its artifacts go to the new run only for someone who may read it (as at submission).
+        if (dep.repo !== run.repo) await requireRepo(deps, principal, dep.repo, "read");
       }
       const id = newRunId();
       const { run: again } = await deps.store.create({

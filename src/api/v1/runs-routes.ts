@@ -97,6 +97,8 @@ export function mountRunsRoutes(router: Router, deps: ApiV1Deps): void {
           variables: resolved.variables,
           code,
           targetRunId: resolved.runId,
+          // A GitHub user reuses another repository's artifacts only if they may read that repository.
+          mayReuseFrom: (repo) => requireRepo(deps, principal, repo, "read"),
         },
       );
       for (const run of runs) await deps.enqueueRun(run.id);
