@@ -75,7 +75,8 @@ async function errorOf(res: Response, url: string): Promise<DstackError> {
     case 413:
       return new InvalidInputError(message, code || "invalid_input");
     default:
-      return new DstackError(code || "server", res.status >= 500 ? `the server failed (${res.status}): ${message}` : message);
+      // `unavailable` (503) is the service saying what it cannot do here ("no Sign in with GitHub"), not a fault.
+      return new DstackError(code || "server", res.status >= 500 && code !== "unavailable" ? `the server failed (${res.status}): ${message}` : message);
   }
 }
 

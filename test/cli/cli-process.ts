@@ -1,5 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
 
@@ -53,4 +56,21 @@ export async function runCliInProcess(args: readonly string[], cwd: string): Pro
   let stderr = "";
   const code = await main(args, { cwd, io: { out: (text) => void (stdout += text), err: (text) => void (stderr += text) } });
   return { code, stdout, stderr };
+}
+
+/** A new temporary Git checkout whose `origin` is `origin`, with `files` (relative paths) in one commit; its folder. */
+export async function makeCheckout(origin: string, files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "dstack-cli-checkout-"));
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "ignore" });
+  git("init", "-q", "-b", "main");
+  git("config", "user.email", "t@example.com");
+  git("config", "user.name", "t");
+  git("remote", "add", "origin", origin);
+  for (const [rel, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), text);
+  }
+  git("add", ".");
+  git("commit", "-q", "-m", "init");
+  return dir;
 }

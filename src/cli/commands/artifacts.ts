@@ -9,6 +9,8 @@ import type { CommandContext } from "../command-context.js";
 import { connect, paintFor } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
 import { FileWriteError, isFileSystemError } from "../file-write-error.js";
+import { isTerminal } from "../../runs/types.js";
+import { getRun } from "../follow-log.js";
 import { formatBytes, formatTable } from "../format.js";
 import { onInterrupt } from "../on-interrupt.js";
 import { ProgressBar } from "../progress-bar.js";
@@ -35,7 +37,7 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
       const client = await connect(ctx);
       const list = await listArtifacts(client, runId);
       if (options.json === true) ctx.io.out(`${JSON.stringify(list.artifacts, null, 2)}\n`);
-      else if (list.artifacts.length === 0) ctx.io.err(`dstack: run ${runId} has no artifacts\n`);
+      else if (list.artifacts.length === 0) ctx.io.err(`dstack: ${await noArtifacts(client, runId)}\n`);
       else {
         const rows = list.artifacts.map((a) => [a.path, formatBytes(a.sizeBytes)]);
         ctx.io.out(formatTable(["PATH", "SIZE"], rows, paintFor(ctx)));
@@ -53,6 +55,12 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
       if (options.output === "") throw new InvalidInputError("-o needs a folder: `-o DIR` (`-o .` for the current one)");
       const client = await connect(ctx);
       const list = await listArtifacts(client, runId);
+      if (list.artifacts.length === 0) {
+        // Not "downloaded 0 files" and an empty DIR made: nothing is asked of the file system.
+        ctx.io.err(`dstack: ${await noArtifacts(client, runId)}; nothing was downloaded\n`);
+        ctx.exit(ExitCode.ok);
+        return;
+      }
       const paths = list.artifacts.map((a) => a.path);
       const dir = path.resolve(ctx.cwd, options.output);
       for (const rel of paths) refuseOutside(dir, rel);
@@ -81,6 +89,12 @@ export function registerArtifacts(program: Command, ctx: CommandContext): void {
 
 async function listArtifacts(client: ApiClient, runId: string): Promise<ArtifactList> {
   return client.json<ArtifactList>(`/api/v1/runs/${encodeURIComponent(runId)}/artifacts`);
+}
+
+/** Why a run has no artifacts yet when it has not ended: they are uploaded at its end. */
+async function noArtifacts(client: ApiClient, runId: string): Promise<string> {
+  const run = await getRun(client, runId);
+  return isTerminal(run.status) ? `run ${runId} has no artifacts` : `run ${runId} has no artifacts yet (it is ${run.status}; they are uploaded when it ends)`;
 }
 
 /** The server checks paths too; a path that would land outside DIR is never written. */

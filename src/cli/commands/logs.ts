@@ -2,8 +2,7 @@ import type { Command } from "commander";
 import type { CommandContext } from "../command-context.js";
 import { connect } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
-import { followLog, readLog } from "../follow-log.js";
-import { reportEnd } from "../report-end.js";
+import { followToEnd, readLog } from "../follow-log.js";
 
 /** `dstack logs <run> [-f]`: the run's log; with -f, live until it ends, exiting 0 only when it is `done`. */
 export function registerLogs(program: Command, ctx: CommandContext): void {
@@ -15,8 +14,7 @@ export function registerLogs(program: Command, ctx: CommandContext): void {
     .action(async (runId: string, options: { follow?: boolean }) => {
       const client = await connect(ctx);
       if (options.follow === true) {
-        const run = await followLog(client, runId, ctx.io.out);
-        ctx.exit(reportEnd(ctx, run));
+        ctx.exit(await followToEnd(ctx, client, runId));
         return;
       }
       await readLog(client, runId, ctx.io.out);

@@ -11,12 +11,11 @@ import type { CommandContext } from "../command-context.js";
 import { connect } from "../connect.js";
 import { ExitCode } from "../exit-code.js";
 import { pathFromCwd } from "../find-dstack-root.js";
-import { followLog } from "../follow-log.js";
+import { followToEnd } from "../follow-log.js";
 import { formatBytes } from "../format.js";
 import { currentBranch, gitRoot, headCommit, localChanges, repoOf, workingTreeFiles } from "../git-repo.js";
 import { DEFAULT_UPLOAD_LIMIT_BYTES, packFiles } from "../pack-files.js";
 import { readDstackFolder } from "../read-dstack-folder.js";
-import { reportEnd } from "../report-end.js";
 
 type Code = { kind: "upload"; upload: string } | { kind: "github"; overlay?: string; deleted: string[] };
 
@@ -36,7 +35,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .argument("[args...]", "the workflow's arguments and variables (`--epochs 10`), resource flags (`--gpu 2`), or the provider's arguments")
     .option("-f, --follow", "stream the log until the run ends; exit 0 only when it ends done")
     .option("--repo <owner/name>", "the repository (default: the origin remote's last two path segments)")
-    .option("--json", "print the submitted runs as JSON instead of the run id")
+    .option("--json", "print the submitted runs as JSON instead of the run id (with --follow, the log goes to stderr)")
     // Everything else (--gpu 2, -r requirements.txt, --epochs 10) belongs to the workflow.
     .allowUnknownOption()
     .allowExcessArguments()
@@ -70,7 +69,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       ctx.io.err(`dstack: run ${run.id} (${run.workflow}) submitted${deps.length > 0 ? ` after ${deps.map((d) => `${d.id} (${d.workflow})`).join(", ")}` : ""}: ${run.url}\n`);
       if (options.json === true) ctx.io.out(`${JSON.stringify(submitted.runs, null, 2)}\n`);
       if (options.follow === true) {
-        ctx.exit(reportEnd(ctx, await followLog(client, run.id, ctx.io.out)));
+        // With --json, stdout stays one JSON document: the log goes to stderr.
+        ctx.exit(await followToEnd(ctx, client, run.id, options.json === true ? ctx.io.err : ctx.io.out));
         return;
       }
       if (options.json !== true) ctx.io.out(`${run.id}\n`);

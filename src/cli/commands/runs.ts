@@ -19,13 +19,17 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     .option("-s, --status <status>", "only runs in this status (submitted, running, done, failed, stopped, timed_out, ...)")
     .option("-n, --limit <n>", "at most this many", "20")
     .option("--json", "print a JSON array of runs (id, workflow, status, tags, ...)")
-    .action(async (options: { repo?: string; all?: boolean; workflow?: string; status?: string; limit: string; json?: boolean }) => {
+    .action(async (options: { repo?: string; all?: boolean; workflow?: string; status?: string; limit: string; json?: boolean }, command: Command) => {
       checkFilters(options);
       const repo = options.all === true ? undefined : await currentRepo(ctx, options.repo);
       const client = await connect(ctx);
-      const { runs } = await client.json<{ runs: RunJson[] }>("/api/v1/runs", {
-        query: { repo, workflow: options.workflow, status: options.status, limit: options.limit },
+      // Under the default limit one run more is asked for, to tell a full page from a cut one.
+      const limit = Number(options.limit);
+      const peek = command.getOptionValueSource("limit") === "default" ? 1 : 0;
+      const listed = await client.json<{ runs: RunJson[] }>("/api/v1/runs", {
+        query: { repo, workflow: options.workflow, status: options.status, limit: limit + peek },
       });
+      const runs = listed.runs.slice(0, limit);
       if (options.json === true) {
         ctx.io.out(`${JSON.stringify(runs, null, 2)}\n`);
       } else if (runs.length === 0) {
@@ -33,8 +37,11 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
       } else {
         const paint = paintFor(ctx);
         const now = Date.now();
+        // Across repositories the same workflow name means different things: say whose run each is.
+        const byRepo = repo === undefined;
         const rows = runs.map((r) => [
           r.id,
+          ...(byRepo ? [r.repo] : []),
           r.workflow,
           paint(statusColor(r.status), r.status),
           formatAge(Date.parse(r.createdAt), now),
@@ -42,7 +49,11 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
           r.tags.length === 0 ? "-" : r.tags.join(","),
           r.artifacts.length === 0 ? "-" : `${r.artifacts.length} (${formatBytes(r.artifacts.reduce((n, a) => n + a.sizeBytes, 0))})`,
         ]);
-        ctx.io.out(formatTable(["RUN", "WORKFLOW", "STATUS", "AGE", "DURATION", "TAGS", "ARTIFACTS"], rows, paint));
+        ctx.io.out(formatTable(["RUN", ...(byRepo ? ["REPO"] : []), "WORKFLOW", "STATUS", "AGE", "DURATION", "TAGS", "ARTIFACTS"], rows, paint));
+        // A list cut by the default limit would otherwise read as "these are all the runs".
+        if (listed.runs.length > limit) {
+          ctx.io.err(`dstack: showing the newest ${runs.length} runs; more with \`-n N\` (up to ${MAX_LISTED_RUNS})\n`);
+        }
       }
       ctx.exit(ExitCode.ok);
     });
