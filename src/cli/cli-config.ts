@@ -84,7 +84,8 @@ export function normaliseUrl(url: string, where: string): string {
     throw new ConfigError(`${where}: ${JSON.stringify(url)} is not a URL; use e.g. http://localhost:3000`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError(`${where}: the server URL must be http:// or https://, got ${JSON.stringify(url)}`);
-  return parsed.href.replace(/\/+$/, "");
+  // The service's address, not its API's: `http://host:3000/api/v1` (copied from an API call) means `http://host:3000`.
+  return parsed.href.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -16,6 +16,7 @@ import { registerTags } from "./commands/tags.js";
 import { registerTokens } from "./commands/tokens.js";
 import { registerValidate } from "./commands/validate.js";
 import { ExitCode, exitCodeFor } from "./exit-code.js";
+import { packageVersion } from "./package-version.js";
 
 export type { CliDeps } from "./command-context.js";
 
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[], deps: CliDeps = processDeps(
   };
   const program = new Command("dstack")
     .description("dstack-app: run ML workflows of .dstack/workflows.yaml")
+    .version(packageVersion(), "-V, --version", "print the version of dstack")
     // Commander would call process.exit itself; throw instead, so the catch below maps every exit.
     .exitOverride()
     .configureOutput({ writeOut: deps.io.out, writeErr: deps.io.err })
