@@ -115,6 +115,11 @@ export function readEc2Config(e: Ec2Env, context: { backend: string; publicUrlSe
   }
   if (context.backend === "ec2") {
     if (e.AWS_REGION === undefined) problems.push("DSTACK_BACKEND=ec2 needs AWS_REGION (the region instances start in)");
+    // A zone (`us-east-1a`) or a typo would only show later, as a DNS error of the first launch.
+    else if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(e.AWS_REGION)) {
+      const zone = /^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$/.exec(e.AWS_REGION)?.[1];
+      problems.push(`AWS_REGION must be a region such as us-east-1, got ${JSON.stringify(e.AWS_REGION)}${zone !== undefined ? ` (an availability zone of ${zone}: zones are chosen with DSTACK_EC2_SUBNETS)` : ""}`);
+    }
     // The default (http://localhost:PORT) is this machine: an instance would never reach it.
     if (!context.publicUrlSet) problems.push("DSTACK_BACKEND=ec2 needs DSTACK_PUBLIC_URL: the address EC2 instances reach this service at");
   }

@@ -75,6 +75,13 @@ describe("EC2 configuration", () => {
     );
   });
 
+  it("refuses an AWS_REGION that is not a region, naming the region of a zone", () => {
+    const withRegion = (AWS_REGION: string) => () => loadConfig({ ...BASE, DSTACK_BACKEND: "ec2", DSTACK_PUBLIC_URL: "https://dstack.example.com", AWS_REGION });
+    expect(withRegion("us-east-1a")).toThrow('AWS_REGION must be a region such as us-east-1, got "us-east-1a" (an availability zone of us-east-1: zones are chosen with DSTACK_EC2_SUBNETS)');
+    expect(withRegion("US East")).toThrow('AWS_REGION must be a region such as us-east-1, got "US East"');
+    for (const region of ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-5"]) expect(withRegion(region)().ec2.region).toBe(region);
+  });
+
   it("reports a bad DSTACK_EC2_MAX_INSTANCES with the other problems of the environment", () => {
     expect(() => loadConfig({ ...BASE, DSTACK_EC2_MAX_INSTANCES: "0", PORT: "x" })).toThrow(/PORT must be a positive integer[\s\S]*DSTACK_EC2_MAX_INSTANCES must be a positive integer, got "0"/);
   });

@@ -7,7 +7,8 @@
  */
 export type FailureScope = "zone" | "type" | "fatal";
 
-const ZONE_CODES = new Set(["InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity", "Unsupported", "InsufficientFreeAddressesInSubnet"]);
+/** `UnfulfillableCapacity`: no spare spot capacity for the request right now (EC2's errors overview). */
+const ZONE_CODES = new Set(["InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity", "UnfulfillableCapacity", "Unsupported", "InsufficientFreeAddressesInSubnet"]);
 const TYPE_CODES = new Set(["SpotMaxPriceTooLow", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded", "InstanceLimitExceeded", "InsufficientReservedInstanceCapacity"]);
 
 /** The EC2 error code of an SDK error (`name`, or `Code` on older shapes); the message otherwise. */

@@ -39,8 +39,8 @@ export interface Ec2Api {
   terminateInstances(instanceIds: string[]): Promise<void>;
   /** Availability zone of each subnet. */
   subnetZones(subnetIds: string[]): Promise<Record<string, string>>;
-  /** The latest Linux spot price per instance type and zone (DescribeSpotPriceHistory since `since`). */
-  spotPrices(instanceTypes: string[], since: Date): Promise<Array<{ instanceType: string; zone: string; pricePerHour: number }>>;
+  /** Linux spot prices per instance type and zone, each with when it took effect (DescribeSpotPriceHistory since `since`). */
+  spotPrices(instanceTypes: string[], since: Date): Promise<Array<{ instanceType: string; zone: string; pricePerHour: number; at?: Date }>>;
   close(): void;
 }
 
@@ -96,7 +96,7 @@ export function createEc2Api(client: EC2Client): Ec2Api {
       return zones;
     },
     async spotPrices(instanceTypes, since) {
-      const prices: Array<{ instanceType: string; zone: string; pricePerHour: number }> = [];
+      const prices: Array<{ instanceType: string; zone: string; pricePerHour: number; at?: Date }> = [];
       let nextToken: string | undefined;
       do {
         const out = await client.send(
@@ -110,7 +110,7 @@ export function createEc2Api(client: EC2Client): Ec2Api {
         for (const p of out.SpotPriceHistory ?? []) {
           const price = Number(p.SpotPrice);
           if (p.InstanceType !== undefined && p.AvailabilityZone !== undefined && Number.isFinite(price)) {
-            prices.push({ instanceType: p.InstanceType, zone: p.AvailabilityZone, pricePerHour: price });
+            prices.push({ instanceType: p.InstanceType, zone: p.AvailabilityZone, pricePerHour: price, at: p.Timestamp });
           }
         }
         nextToken = out.NextToken;

@@ -12,14 +12,18 @@ const HISTORY_MS = 6 * 3600_000;
 export async function withLiveSpotPrices(catalogue: Catalogue, api: Pick<Ec2Api, "spotPrices">, families: readonly string[], now: number): Promise<Catalogue> {
   const types = catalogue.types.filter((t) => families.length === 0 || families.includes(t.family)).map((t) => t.instanceType);
   const history = await api.spotPrices(types, new Date(now - HISTORY_MS));
-  // History comes newest first: the first entry of a type and zone is its current price.
-  const latest = new Map<string, number>();
+  // The current price of a type and zone is its entry with the latest timestamp. AWS's documentation
+  // has said both "oldest first" and (in practice) newest first, so the order is not relied on; entries
+  // without a timestamp keep the first one seen (newest first, as EC2 answers today).
+  const latest = new Map<string, { pricePerHour: number; at: number }>();
   for (const p of history) {
     const key = `${p.instanceType} ${p.zone}`;
-    if (!latest.has(key)) latest.set(key, p.pricePerHour);
+    const at = p.at?.getTime() ?? -Infinity;
+    const seen = latest.get(key);
+    if (seen === undefined || at > seen.at) latest.set(key, { pricePerHour: p.pricePerHour, at });
   }
   const lowest = new Map<string, number>();
-  for (const [key, price] of latest) {
+  for (const [key, { pricePerHour: price }] of latest) {
     const type = key.split(" ")[0] as string;
     lowest.set(type, Math.min(price, lowest.get(type) ?? Infinity));
   }

@@ -1,5 +1,6 @@
 import { isTerminal } from "../../src/runs/types.js";
 import type { ReconcileDeps, ReconcileReport } from "../types.js";
+import { errorCode } from "./capacity-errors.js";
 import type { Ec2Api } from "./ec2-api.js";
 
 export interface ReconcileInstancesDeps extends ReconcileDeps {
@@ -45,6 +46,39 @@ export async function reconcileInstances(deps: ReconcileInstancesDeps): Promise<
     }
     if (reason !== undefined) terminated.push({ instanceId: instance.instanceId, runId, reason });
   }
-  if (terminated.length > 0) await deps.api.terminateInstances(terminated.map((t) => t.instanceId));
+  if (terminated.length > 0) await terminateAll(deps.api, terminated.map((t) => t.instanceId));
   return { looked: instances.length, terminated };
+}
+
+/** TerminateInstances takes at most this many ids per call (EC2 recommends smaller batches still). */
+const TERMINATE_BATCH = 100;
+
+/**
+ * Terminates `ids` in batches. EC2 refuses a whole TerminateInstances call when one id of it is
+ * unknown (`InvalidInstanceID.NotFound`, e.g. an instance DescribeInstances listed that EC2 already
+ * forgot), which would leave every other instance of the batch running: a refused batch is retried
+ * one id at a time, unknown ids counting as gone, and the first other error is thrown once all are tried.
+ */
+async function terminateAll(api: Pick<Ec2Api, "terminateInstances">, ids: string[]): Promise<void> {
+  let failure: unknown;
+  for (let i = 0; i < ids.length; i += TERMINATE_BATCH) {
+    const batch = ids.slice(i, i + TERMINATE_BATCH);
+    try {
+      await api.terminateInstances(batch);
+      continue;
+    } catch (err) {
+      if (batch.length === 1) {
+        if (errorCode(err) !== "InvalidInstanceID.NotFound") failure ??= err;
+        continue;
+      }
+    }
+    for (const id of batch) {
+      try {
+        await api.terminateInstances([id]);
+      } catch (err) {
+        if (errorCode(err) !== "InvalidInstanceID.NotFound") failure ??= err;
+      }
+    }
+  }
+  if (failure !== undefined) throw failure;
 }

@@ -1,4 +1,5 @@
 import { runLogKey, type ArtifactStore } from "../artifacts/index.js";
+import { DstackError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { RunnerBackend } from "../../runners/types.js";
 import type { LogStore } from "./log-store.js";
@@ -253,17 +254,62 @@ async function launch(deps: SuperviseDeps, run: Run, signal: AbortSignal): Promi
       })
       .catch((err: unknown) => deps.log.warn({ runId: run.id, err }, "recording a provisioning message failed"));
   };
+  const launching = launchSignal(deps, run.id, signal);
   try {
-    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal, progress, attempt: currentAttempt(run) });
+    const machine = await deps.backend.start({ run, agentEnv: deps.agentEnv(run, token), signal: launching.signal, progress, attempt: currentAttempt(run) });
     await deps.testPoint?.("launched", run);
     await logged;
     await deps.store.update(run.id, { machine, heartbeatAt: (deps.now ?? Date.now)() });
     deps.log.info({ runId: run.id, machine: machine.description }, "machine ready");
   } catch (err) {
     await logged;
+    // A launch that a shutdown cancelled (EC2 waiting for an instance slot, or between offers) is no
+    // failure of the run: it stays `provisioning` without a machine, and the adopter launches again.
+    if (err instanceof DstackError && err.code === "cancelled") {
+      if (signal.aborted) throw new SupervisionInterrupted("shutting down during the launch; another process adopts the run");
+      // Stopped by a user while launching: the supervisor's loop ends the run `stopped` (no machine to release).
+      if (launching.stopRequested()) return;
+    }
     const message = err instanceof Error ? err.message : String(err);
     await deps.store.transition(run.id, "failed", { patch: { reason: `could not start a runner: ${message}` } });
+  } finally {
+    launching.dispose();
   }
+}
+
+/** How often a launch in progress looks for a stop asked for meanwhile (EC2 may wait minutes for an instance slot). */
+const LAUNCH_STOP_POLL_MS = 1_000;
+
+/**
+ * The signal a launch runs under: aborted by a shutdown (`signal`) or by a stop a user asked for
+ * meanwhile, so that a run stopped while EC2 waits for an instance slot (DSTACK_EC2_MAX_INSTANCES)
+ * ends at once instead of booting an instance, once a slot frees, only to terminate it.
+ */
+function launchSignal(deps: Pick<SuperviseDeps, "store">, runId: string, signal: AbortSignal): { signal: AbortSignal; stopRequested(): boolean; dispose(): void } {
+  const controller = new AbortController();
+  let stopRequested = false;
+  const onShutdown = () => controller.abort();
+  if (signal.aborted) controller.abort();
+  else signal.addEventListener("abort", onShutdown, { once: true });
+  const timer = setInterval(() => {
+    deps.store.get(runId).then(
+      (r) => {
+        if (r.stopRequested === undefined) return;
+        stopRequested = true;
+        controller.abort();
+      },
+      () => undefined, // Redis did not answer: look again at the next poll.
+    );
+  }, LAUNCH_STOP_POLL_MS);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    stopRequested: () => stopRequested,
+    dispose() {
+      clearInterval(timer);
+      signal.removeEventListener("abort", onShutdown);
+    },
+  };
 }
 
 /**

@@ -165,6 +165,22 @@ describe("EC2 backend: start", () => {
     expect(ec2.commandCalls(DescribeSpotPriceHistoryCommand)).toHaveLength(1);
   });
 
+  it("takes each zone's spot price with the latest Timestamp, whatever order DescribeSpotPriceHistory lists them in", async () => {
+    const at = (minutesAgo: number) => new Date(NOW - minutesAgo * 60_000);
+    ec2.on(DescribeSpotPriceHistoryCommand).resolves({
+      SpotPriceHistory: [
+        // Oldest first, as AWS's API reference once described the order.
+        { InstanceType: "g6.xlarge", AvailabilityZone: "us-east-1b", SpotPrice: "0.0100", Timestamp: at(300) },
+        { InstanceType: "g6.xlarge", AvailabilityZone: "us-east-1b", SpotPrice: "0.1100", Timestamp: at(20) },
+        { InstanceType: "g6.xlarge", AvailabilityZone: "us-east-1a", SpotPrice: "0.0500", Timestamp: at(400) },
+        { InstanceType: "g6.xlarge", AvailabilityZone: "us-east-1a", SpotPrice: "0.0950", Timestamp: at(5) },
+      ],
+    });
+    backend = makeBackend({ families: ["g6"] });
+    const machine = await start({ gpu: { count: 1 }, interruptible: true });
+    expect(machine.details).toMatchObject({ instanceType: "g6.xlarge", market: "spot", pricePerHour: 0.095 });
+  });
+
   it("keeps the catalogue's typical spot prices when DescribeSpotPriceHistory fails", async () => {
     ec2.on(DescribeSpotPriceHistoryCommand).rejects(ec2Error("UnauthorizedOperation"));
     const machine = await start({ gpu: { count: 1 }, interruptible: true });
@@ -180,6 +196,14 @@ describe("EC2 backend: start", () => {
       "started g4dn.xlarge on-demand in us-east-1b after 1 try",
     ]);
     expect(machine.details).toMatchObject({ zone: "us-east-1b", tried: "g4dn.xlarge on-demand in us-east-1a: InsufficientInstanceCapacity" });
+  });
+
+  it("moves to the next zone when EC2 has no spare spot capacity (UnfulfillableCapacity)", async () => {
+    script["g5.xlarge/subnet-0a/spot"] = "UnfulfillableCapacity";
+    const machine = await start({ gpu: { count: 1, name: "A10G" }, interruptible: true });
+    expect(launches()).toEqual(["g5.xlarge/subnet-0a/spot", "g5.xlarge/subnet-0b/spot"]);
+    expect(progress[0]).toBe("no g5.xlarge spot capacity in us-east-1a (UnfulfillableCapacity), trying us-east-1b");
+    expect(machine.details).toMatchObject({ zone: "us-east-1b", market: "spot" });
   });
 
   it("moves to the next type when no zone has the type (Unsupported, then no capacity)", async () => {

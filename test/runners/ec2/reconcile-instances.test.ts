@@ -4,7 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { createEc2Api } from "../../../runners/ec2/ec2-api.js";
 import { createEc2Backend } from "../../../runners/ec2/ec2-backend.js";
 import type { RunStatus } from "../../../src/runs/types.js";
-import { EC2_CONFIG } from "./fixtures.js";
+import { EC2_CONFIG, ec2Error } from "./fixtures.js";
 
 const ec2 = mockClient(EC2Client);
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
@@ -86,6 +86,24 @@ describe("reconcile", () => {
     expect(await b.reconcile?.({ runState: async (id) => runs[id] })).toEqual({ looked: 2, terminated: [] });
     expect(ec2.commandCalls(DescribeInstancesCommand)[1]?.args[0].input.NextToken).toBe("page-2");
     expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    await b.close();
+  });
+
+  it("still terminates the others when EC2 refuses a batch for one unknown instance id", async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [instance("i-done", "r-done", 30), instance("i-forgotten", "r-gone", 50), instance("i-failed", "r-failed", 5)] }] });
+    ec2.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => {
+      if (input.InstanceIds?.includes("i-forgotten") === true) throw ec2Error("InvalidInstanceID.NotFound");
+      return {};
+    });
+    const b = backend();
+    const report = await b.reconcile?.({ runState: async (id) => runs[id] });
+    expect(report?.terminated.map((t) => t.instanceId)).toEqual(["i-done", "i-forgotten", "i-failed"]);
+    expect(ec2.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds)).toEqual([
+      ["i-done", "i-forgotten", "i-failed"],
+      ["i-done"],
+      ["i-forgotten"],
+      ["i-failed"],
+    ]);
     await b.close();
   });
 
